@@ -1,0 +1,12 @@
+# CPU image of speech-pipeline with the embedded Whisper base model.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md LICENSE ./
+COPY audio ./audio
+RUN pip install --no-cache-dir . \
+    && speech-pipeline models pull whisper-base
+ENV SPEECH_HOST=0.0.0.0 \
+    SPEECH_PORT=8000 \
+    SPEECH_STT__FALLBACK_MODEL=whisper-base
+EXPOSE 8000
+CMD ["speech-pipeline", "serve"]

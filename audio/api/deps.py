@@ -1,0 +1,39 @@
+"""Dependencies: the objects built in the lifespan, reached through app.state."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import Request
+
+from audio.errors import AuthenticationError
+from audio.service import SttService
+from audio.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_stt(request: Request) -> SttService:
+    service: SttService = request.app.state.stt
+    return service
+
+
+def request_id(request: Request) -> str:
+    rid: str = request.scope["state"]["request_id"]
+    return rid
+
+
+def check_api_key(request: Request) -> None:
+    """With keys configured, a missing or wrong bearer key is a 401."""
+    keys: list[str] = request.app.state.settings.api_keys
+    if not keys:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not any(
+        secrets.compare_digest(token.strip(), k) for k in keys
+    ):
+        raise AuthenticationError("Invalid API Key")

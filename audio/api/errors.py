@@ -1,0 +1,71 @@
+"""Map every error to the contract's envelope: {"error": {message, type, param, code}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from audio.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+def envelope(
+    message: str, error_type: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def service_error_response(exc: ServiceError) -> JSONResponse:
+    headers = {}
+    if exc.retry_after is not None:
+        headers["retry-after"] = str(exc.retry_after)
+        headers["retry-after-ms"] = str(exc.retry_after * 1000)
+    return JSONResponse(
+        envelope(exc.message, exc.error_type, exc.param, exc.code),
+        status_code=exc.status_code,
+        headers=headers,
+    )
+
+
+def internal_error_response(request_id: str) -> JSONResponse:
+    return JSONResponse(
+        envelope(f"Internal server error (request {request_id}).", "server_error"),
+        status_code=500,
+    )
+
+
+async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return service_error_response(exc)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
+    return JSONResponse(
+        envelope(str(exc.detail), error_type, None, code),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    param = ".".join(loc) or None
+    message = f"{param}: {first.get('msg', 'invalid value')}" if param else "invalid request"
+    return JSONResponse(envelope(message, "invalid_request_error", param), status_code=400)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,32 @@
+"""GET /health, /ready, /metrics (unprefixed extensions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from audio.api.deps import get_stt
+from audio.service import SttService
+
+router = APIRouter()
+
+
+@router.get("/health")
+async def health() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+async def ready(stt: SttService = Depends(get_stt)) -> JSONResponse:
+    default = stt.settings.stt.default_model
+    installed = stt.registry.is_installed(default)
+    body = {"status": "ready" if installed else "not_ready", "default_model": default}
+    return JSONResponse(body, status_code=200 if installed else 503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

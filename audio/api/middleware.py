@@ -1,0 +1,117 @@
+"""Pure ASGI middleware: request ids, body-size limit, last-resort 500.
+
+Pure ASGI (not BaseHTTPMiddleware) so bodies stream through untouched and an
+oversized upload is refused as it arrives, never read whole into memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from audio.api.errors import internal_error_response, service_error_response
+from audio.constants import REQUEST_ID_PREFIX
+from audio.errors import RequestTooLarge
+
+log = logging.getLogger(__name__)
+
+FORM_OVERHEAD_BYTES = 1 << 20
+"""Room for multipart boundaries and text fields on top of the file limit."""
+
+
+def new_request_id() -> str:
+    return REQUEST_ID_PREFIX + uuid.uuid4().hex[:26]
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (`x-request-id`), caps the body, never leaks a trace."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_file_bytes = max_body_bytes
+        self.max_body_bytes = max_body_bytes + FORM_OVERHEAD_BYTES
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            # Answer from the header alone; the body is never read.
+            response = service_error_response(RequestTooLarge(self.max_file_bytes))
+            await response(scope, receive, send_with_id)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise RequestTooLarge(self.max_file_bytes)
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except RequestTooLarge as exc:
+            if not started:
+                await service_error_response(exc)(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error in request %s", request_id)
+            if not started:
+                await internal_error_response(request_id)(scope, receive, send_with_id)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class MetricsMiddleware:
+    """Counts requests by matched route and status; times them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            metrics = getattr(scope["app"].state, "metrics", None)
+            if metrics is not None:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                metrics.requests.labels(route, str(status)).inc()
+                metrics.latency.labels(route).observe(time.perf_counter() - started)

@@ -1,0 +1,54 @@
+"""GET .../models and .../models/{id}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from audio.api.deps import check_api_key, get_stt
+from audio.registry import ModelRegistry
+from audio.service import SttService
+
+router = APIRouter(dependencies=[Depends(check_api_key)])
+
+CREATED = 1_735_689_600
+"""A fixed `created` timestamp (2025-01-01): the ids are ours, not dated releases."""
+WHISPER_CONTEXT_WINDOW = 448
+
+
+def model_card(registry: ModelRegistry, model_id: str, fallback: str | None) -> dict[str, Any]:
+    info = registry.info(model_id)
+    served_by = info.alias_of or info.id
+    available = info.installed or info.loaded
+    if not available and fallback:
+        served_by = registry.canonical(fallback)
+        available = registry.is_installed(served_by)
+    return {
+        "id": info.id,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": "speech-pipeline",
+        "active": available,
+        "context_window": WHISPER_CONTEXT_WINDOW,
+        "kind": "speech-to-text",
+        "installed": info.installed,
+        "loaded": info.loaded,
+        "source": info.source,
+        "alias_of": info.alias_of,
+        "served_by": served_by,
+    }
+
+
+@router.get("/models")
+async def list_models(stt: SttService = Depends(get_stt)) -> dict[str, Any]:
+    fallback = stt.settings.stt.fallback_model
+    return {
+        "object": "list",
+        "data": [model_card(stt.registry, m, fallback) for m in stt.registry.known_ids()],
+    }
+
+
+@router.get("/models/{model_id:path}")
+async def retrieve_model(model_id: str, stt: SttService = Depends(get_stt)) -> dict[str, Any]:
+    return model_card(stt.registry, model_id, stt.settings.stt.fallback_model)

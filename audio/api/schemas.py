@@ -1,0 +1,177 @@
+"""HTTP request schema for transcriptions/translations, parsed from the form.
+
+Parsed by hand (not FastAPI's Form params) so every problem is the contract's
+400 with the field named, extras are ignored, and the upload's size is policed
+by our middleware rather than read whole.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from starlette.datastructures import FormData, UploadFile
+
+from audio.constants import MAX_PROMPT_CHARS
+from audio.errors import InvalidRequest
+from audio.formats import RESPONSE_FORMATS
+from audio.languages import LANGUAGES
+from audio.types import SttOptions, Task
+
+GRANULARITIES = ("segment", "word")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class TranscriptionRequest:
+    """A validated transcription or translation form."""
+
+    task: Task
+    """From the route."""
+    model: str
+    """Model id as sent."""
+    file: UploadFile | None
+    """The upload, or None when `url` is given."""
+    url: str | None
+    """Groq's `url` alternative."""
+    language: str | None
+    """ISO-639-1; ignored for translations."""
+    prompt: str | None
+    response_format: str
+    temperature: float
+    granularities: frozenset[str]
+    stream: bool
+
+    def options(self, beam_size: int, vad_filter: bool) -> SttOptions:
+        return SttOptions(
+            task=self.task,
+            language=self.language if self.task == "transcribe" else None,
+            prompt=self.prompt,
+            temperature=self.temperature,
+            word_timestamps="word" in self.granularities,
+            beam_size=beam_size,
+            vad_filter=vad_filter,
+        )
+
+    def media(self) -> BinaryIO:
+        assert self.file is not None
+        self.file.file.seek(0)
+        return self.file.file
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest(f"`{name}` must be a text field, not a file", param=name)
+    return value
+
+
+def _bool(form: FormData, name: str) -> bool:
+    raw = (_text(form, name) or "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise InvalidRequest(f"`{name}` must be true or false, got {raw!r}", param=name)
+
+
+def _temperature(form: FormData) -> float:
+    raw = _text(form, "temperature")
+    if raw is None or raw.strip() == "":
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise InvalidRequest(
+            f"temperature must be a number between 0 and 1, got {raw!r}", param="temperature"
+        )
+    return value
+
+
+def _granularities(form: FormData, response_format: str) -> frozenset[str]:
+    values = [
+        v for key in ("timestamp_granularities[]", "timestamp_granularities")
+        for v in form.getlist(key)
+    ]
+    chosen: set[str] = set()
+    for value in values:
+        if not isinstance(value, str) or value not in GRANULARITIES:
+            raise InvalidRequest(
+                f"timestamp_granularities must be among {list(GRANULARITIES)}, got {value!r}",
+                param="timestamp_granularities",
+            )
+        chosen.add(value)
+    if "word" in chosen and response_format != "verbose_json":
+        raise InvalidRequest(
+            "timestamp_granularities=word requires response_format=verbose_json",
+            param="timestamp_granularities",
+        )
+    if response_format == "verbose_json" and not chosen:
+        chosen.add("segment")
+    return frozenset(chosen)
+
+
+def _language(form: FormData, task: Task) -> str | None:
+    raw = _text(form, "language")
+    if raw is None or raw.strip() == "":
+        return None
+    code = raw.strip().lower()
+    if task == "translate":
+        return None  # Groq documents only `en`; the groq SDK may send it: ignored.
+    if code not in LANGUAGES:
+        raise InvalidRequest(
+            f"language {raw!r} is not supported; use an ISO-639-1 code such as "
+            f"'en', 'de', 'ar' (supported: {', '.join(sorted(LANGUAGES))})",
+            param="language",
+        )
+    return code
+
+
+def _source(form: FormData) -> tuple[UploadFile | None, str | None]:
+    upload = form.get("file")
+    url = _text(form, "url")
+    if isinstance(upload, str):
+        raise InvalidRequest("`file` must be an uploaded file", param="file")
+    if upload is not None and url:
+        raise InvalidRequest("send exactly one of `file` and `url`, not both", param="url")
+    if upload is None and not url:
+        raise InvalidRequest("one of `file` or `url` is required", param="file")
+    return upload, url or None
+
+
+def parse_transcription_form(form: FormData, task: Task) -> TranscriptionRequest:
+    model = (_text(form, "model") or "").strip()
+    if not model:
+        raise InvalidRequest("`model` is required", param="model")
+    upload, url = _source(form)
+    response_format = (_text(form, "response_format") or "json").strip() or "json"
+    if response_format not in RESPONSE_FORMATS:
+        raise InvalidRequest(
+            f"response_format must be one of {list(RESPONSE_FORMATS)}, got {response_format!r}",
+            param="response_format",
+        )
+    prompt = _text(form, "prompt")
+    if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"prompt length must be {MAX_PROMPT_CHARS} characters or fewer, but provided "
+            f"prompt contains {len(prompt)} characters",
+            param="prompt",
+        )
+    return TranscriptionRequest(
+        task=task,
+        model=model,
+        file=upload,
+        url=url,
+        language=_language(form, task),
+        prompt=prompt or None,
+        response_format=response_format,
+        temperature=_temperature(form),
+        granularities=_granularities(form, response_format),
+        stream=_bool(form, "stream"),
+    )

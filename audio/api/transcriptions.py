@@ -1,0 +1,81 @@
+"""POST .../audio/transcriptions and .../audio/translations."""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from audio.api.deps import check_api_key, get_settings, get_stt, request_id
+from audio.errors import InvalidRequest, RequestTooLarge
+from audio.fetch import FetchPolicy, fetch_url
+from audio.formats import render
+from audio.settings import Settings
+from audio.service import SttService
+from audio.types import Task
+
+from .schemas import TranscriptionRequest, parse_transcription_form
+
+router = APIRouter(dependencies=[Depends(check_api_key)])
+
+_MAX_FORM_FILES = 2
+_MAX_FORM_FIELDS = 64
+
+
+async def _media(req: TranscriptionRequest, settings: Settings) -> BinaryIO:
+    limit = settings.limits.max_upload_bytes
+    if req.url is not None:
+        policy = FetchPolicy.build(
+            limit,
+            settings.url.allow_networks,
+            connect_timeout=settings.url.connect_timeout,
+            read_timeout=settings.url.read_timeout,
+            max_redirects=settings.url.max_redirects,
+        )
+        return io.BytesIO(await fetch_url(req.url, policy))
+    assert req.file is not None
+    if req.file.size is not None and req.file.size > limit:
+        raise RequestTooLarge(limit)
+    return req.media()
+
+
+async def _handle(request: Request, task: Task, settings: Settings, stt: SttService) -> Response:
+    form = await request.form(max_files=_MAX_FORM_FILES, max_fields=_MAX_FORM_FIELDS)
+    try:
+        req = parse_transcription_form(form, task)
+        if req.stream:
+            raise InvalidRequest(
+                "stream=true is not supported yet; omit it for a complete response",
+                param="stream",
+            )
+        resolved = stt.resolve(req.model)
+        media = await _media(req, settings)
+        options = req.options(settings.stt.beam_size, settings.stt.vad_filter)
+        transcript = await stt.transcribe(media, resolved, options)
+    finally:
+        await form.close()
+    rendered = render(transcript, req.response_format, req.granularities, request_id(request))
+    headers = {"x-served-model": resolved.served}
+    if rendered.json is not None:
+        return JSONResponse(rendered.json, headers=headers)
+    return Response(rendered.text, media_type=rendered.media_type, headers=headers)
+
+
+@router.post("/audio/transcriptions", summary="Transcribe audio into the input language")
+async def transcriptions(
+    request: Request,
+    settings: Settings = Depends(get_settings),
+    stt: SttService = Depends(get_stt),
+) -> Response:
+    return await _handle(request, "transcribe", settings, stt)
+
+
+@router.post("/audio/translations", summary="Translate audio into English")
+async def translations(
+    request: Request,
+    settings: Settings = Depends(get_settings),
+    stt: SttService = Depends(get_stt),
+) -> Response:
+    return await _handle(request, "translate", settings, stt)

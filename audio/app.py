@@ -1,0 +1,78 @@
+"""The FastAPI app factory and its lifespan (which owns every heavy object)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from audio import __version__
+from audio.api import health, models, transcriptions
+from audio.api.errors import install_error_handlers
+from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
+from audio.metrics import Metrics
+from audio.registry import Loader, ModelRegistry, load_whisper
+from audio.service import SttService
+from audio.settings import Settings
+from audio.workers import InferencePool
+
+log = logging.getLogger(__name__)
+
+API_PREFIXES = ("/openai/v1", "/v1")
+"""Groq's SDK base + /openai/v1; OpenAI's SDK base already ends in /v1."""
+REAPER_INTERVAL_SECONDS = 30.0
+
+
+def _announce(settings: Settings, registry: ModelRegistry) -> None:
+    fallback = settings.stt.fallback_model
+    for model_id in settings.stt.models:
+        installed = registry.is_installed(model_id)
+        note = "installed" if installed else (
+            f"not installed -> served by {fallback}" if fallback else "not installed (503)"
+        )
+        log.info("model %-28s %s", model_id, note)
+
+
+async def _reap(registry: ModelRegistry) -> None:
+    while True:
+        await asyncio.sleep(REAPER_INTERVAL_SECONDS)
+        await asyncio.to_thread(registry.unload_idle)
+
+
+def create_app(settings: Settings | None = None, loader: Loader = load_whisper) -> FastAPI:
+    """Build the app. Nothing heavy happens until the lifespan starts."""
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = ModelRegistry(settings.stt, loader=loader)
+        pool = InferencePool(
+            settings.workers.workers,
+            settings.workers.queue_size,
+            settings.workers.retry_after_seconds,
+        )
+        app.state.settings = settings
+        app.state.stt = SttService(settings, registry, pool)
+        app.state.metrics = Metrics(lambda: pool.pending)
+        _announce(settings, registry)
+        reaper = asyncio.create_task(_reap(registry))
+        try:
+            yield
+        finally:
+            reaper.cancel()
+            await asyncio.to_thread(pool.shutdown)
+            registry.close()
+
+    app = FastAPI(title="speech-pipeline", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    for prefix in API_PREFIXES:
+        app.include_router(transcriptions.router, prefix=prefix)
+        app.include_router(models.router, prefix=prefix)
+    app.include_router(health.router)
+
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.limits.max_upload_bytes)
+    return app

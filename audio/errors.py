@@ -1,0 +1,96 @@
+"""Service errors, independent of the web framework.
+
+Each maps to one row of the contract's error table; `audio.api.errors` turns
+them into the `{"error": {...}}` envelope.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """An error a client caused or can act on, with its HTTP status."""
+
+    status_code = 500
+    error_type = "server_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.retry_after = retry_after
+
+
+class InvalidRequest(ServiceError):
+    """400: a missing field or a bad value."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class UndecodableAudio(InvalidRequest):
+    """400: the upload is not a media file we can decode (Groq's wording)."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__("could not process file - is it a valid media file?", param="file")
+        self.detail = detail
+
+
+class AuthenticationError(ServiceError):
+    status_code = 401
+    error_type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class ModelNotFound(ServiceError):
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"The model `{model}` does not exist or you do not have access to it.",
+            param="model",
+        )
+
+
+class RequestTooLarge(ServiceError):
+    status_code = 413
+    error_type = "invalid_request_error"
+    code = "request_too_large"
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(
+            f"Request body too large: the limit is {limit_bytes} bytes "
+            f"({limit_bytes / 1_000_000:g} MB).",
+            param="file",
+        )
+
+
+class Overloaded(ServiceError):
+    """503: the bounded inference queue is full; a retry can succeed."""
+
+    status_code = 503
+    code = "overloaded"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__(
+            "The server is at capacity; retry after the time in the retry-after header.",
+            retry_after=retry_after,
+        )
+
+
+class ModelUnavailable(ServiceError):
+    """503: a known model whose weights are not installed."""
+
+    status_code = 503
+    code = "model_unavailable"

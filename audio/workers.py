@@ -1,0 +1,60 @@
+"""A bounded inference pool: work runs in threads, never on the event loop.
+
+At most `workers` jobs run and `queue_size` wait; one more is refused at once
+with Overloaded (503 + retry-after) instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from audio.errors import Overloaded
+
+T = TypeVar("T")
+
+
+class InferencePool:
+    def __init__(self, workers: int, queue_size: int, retry_after: int = 1) -> None:
+        if workers < 1 or queue_size < 0:
+            raise ValueError("workers must be >= 1 and queue_size >= 0")
+        self.capacity = workers + queue_size
+        self.retry_after = retry_after
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
+        self._lock = threading.Lock()
+        self._pending = 0
+        self.rejected = 0
+        """Jobs refused because the queue was full."""
+
+    @property
+    def pending(self) -> int:
+        """Jobs running or waiting."""
+        return self._pending
+
+    def _reserve(self) -> None:
+        with self._lock:
+            if self._pending >= self.capacity:
+                self.rejected += 1
+                raise Overloaded(self.retry_after)
+            self._pending += 1
+
+    def _release(self) -> None:
+        with self._lock:
+            self._pending -= 1
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run `fn` in a worker thread; raise Overloaded when the queue is full."""
+        self._reserve()
+        try:
+            future = self._executor.submit(fn)
+        except BaseException:
+            self._release()
+            raise
+        future.add_done_callback(lambda _f: self._release())
+        return await asyncio.wrap_future(future)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
