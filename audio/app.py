@@ -30,8 +30,10 @@ def _announce(settings: Settings, registry: ModelRegistry) -> None:
     fallback = settings.stt.fallback_model
     for model_id in settings.stt.models:
         installed = registry.is_installed(model_id)
-        note = "installed" if installed else (
-            f"not installed -> served by {fallback}" if fallback else "not installed (503)"
+        note = (
+            "installed"
+            if installed
+            else (f"not installed -> served by {fallback}" if fallback else "not installed (503)")
         )
         log.info("model %-28s %s", model_id, note)
 

@@ -64,9 +64,9 @@ def verbose_json(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "task": transcript.task,
-        "language": "english" if transcript.task == "translate" else language_name(
-            transcript.language
-        ),
+        "language": "english"
+        if transcript.task == "translate"
+        else language_name(transcript.language),
         "duration": round(transcript.duration, 3),
         "text": transcript.text,
     }

@@ -20,7 +20,13 @@ from audio.settings import EMBEDDED_SOURCE, SttSettings
 
 log = logging.getLogger(__name__)
 
-HUB_FILES = ["config.json", "model.bin", "tokenizer.json", "vocabulary.*", "preprocessor_config.json"]
+HUB_FILES = [
+    "config.json",
+    "model.bin",
+    "tokenizer.json",
+    "vocabulary.*",
+    "preprocessor_config.json",
+]
 """Files of a CT2 Whisper repository that a pull downloads."""
 
 

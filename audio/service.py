@@ -25,7 +25,9 @@ class SttService:
         """Pick the serving model now, so 404/503 come before any work."""
         return self.registry.resolve(model_id)
 
-    def transcribe_now(self, media: BinaryIO | str, model_id: str, options: SttOptions) -> Transcript:
+    def transcribe_now(
+        self, media: BinaryIO | str, model_id: str, options: SttOptions
+    ) -> Transcript:
         """Blocking: decode, load (once) and transcribe. Call from a worker thread."""
         samples = decode_audio(media, max_seconds=self.settings.limits.max_duration_seconds)
         model = self.registry.get(model_id)

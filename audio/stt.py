@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from audio.constants import SAMPLE_RATE
-from audio.types import Samples, Segment, SttOptions, Transcript, Word
+from audio.types import Samples, Segment, SttOptions, Task, Transcript, Word
 
 TEMPERATURE_LADDER = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 """Whisper's fallback temperatures when decoding at 0 fails its checks."""
@@ -17,7 +17,7 @@ TEMPERATURE_LADDER = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 class TranscriptStream:
     """A transcription under way: header facts now, segments as decoded."""
 
-    task: str
+    task: Task
     """`transcribe` or `translate`."""
     language: str
     """Detected or given language code."""
@@ -27,9 +27,8 @@ class TranscriptStream:
     """Segments in time order, times clamped to [0, duration] and never decreasing."""
 
     def collect(self) -> Transcript:
-        task = "translate" if self.task == "translate" else "transcribe"
         return Transcript(
-            task=task,
+            task=self.task,
             language=self.language,
             duration=self.duration,
             segments=tuple(self.segments),
@@ -73,7 +72,9 @@ def _clean(raw_segments: Any, duration: float) -> Iterator[Segment]:
     clock = _Clock(duration)
     for index, seg in enumerate(raw_segments):
         seg_start = clock.peek(seg.start)
-        words = tuple(clock.span(str(w.word), w.start, w.end, w.probability) for w in seg.words or ())
+        words = tuple(
+            clock.span(str(w.word), w.start, w.end, w.probability) for w in seg.words or ()
+        )
         if words:
             seg_start = min(seg_start, words[0].start)
             seg_end = max(_clamp(seg.end, seg_start, duration), words[-1].end)

@@ -31,7 +31,9 @@ ENGLISH = {
 GERMAN = {
     "speech_de.mp3": "Guten Morgen. Heute ist das Wetter schön, und wir gehen im Park spazieren.",
 }
-GERMAN_ENGLISH_MEANING = "Good morning. Today the weather is nice, and we go for a walk in the park."
+GERMAN_ENGLISH_MEANING = (
+    "Good morning. Today the weather is nice, and we go for a walk in the park."
+)
 
 
 def piper_english(text: str) -> tuple[np.ndarray, int]:

@@ -14,14 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 class _Handler(BaseHTTPRequestHandler):
-    repos: dict[str, dict[str, Path]] = {}
-    log: list[str] = []
+    repos: ClassVar[dict[str, dict[str, Path]]] = {}
+    log: ClassVar[list[str]] = []
 
     def log_message(self, format: str, *args: object) -> None:
         pass

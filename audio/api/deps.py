@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from audio.errors import AuthenticationError
 from audio.service import SttService
@@ -37,3 +38,7 @@ def check_api_key(request: Request) -> None:
         secrets.compare_digest(token.strip(), k) for k in keys
     ):
         raise AuthenticationError("Invalid API Key")
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SttDep = Annotated[SttService, Depends(get_stt)]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from audio.api.deps import get_stt
-from audio.service import SttService
+from audio.api.deps import SttDep
 
 router = APIRouter()
 
@@ -20,7 +19,7 @@ async def health() -> dict[str, Any]:
 
 
 @router.get("/ready")
-async def ready(stt: SttService = Depends(get_stt)) -> JSONResponse:
+async def ready(stt: SttDep) -> JSONResponse:
     default = stt.settings.stt.default_model
     installed = stt.registry.is_installed(default)
     body = {"status": "ready" if installed else "not_ready", "default_model": default}
@@ -29,4 +28,6 @@ async def ready(stt: SttService = Depends(get_stt)) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

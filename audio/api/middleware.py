@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audio.api.errors import internal_error_response, service_error_response

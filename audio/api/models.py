@@ -6,9 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from audio.api.deps import check_api_key, get_stt
+from audio.api.deps import SttDep, check_api_key
 from audio.registry import ModelRegistry
-from audio.service import SttService
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 
@@ -41,7 +40,7 @@ def model_card(registry: ModelRegistry, model_id: str, fallback: str | None) -> 
 
 
 @router.get("/models")
-async def list_models(stt: SttService = Depends(get_stt)) -> dict[str, Any]:
+async def list_models(stt: SttDep) -> dict[str, Any]:
     fallback = stt.settings.stt.fallback_model
     return {
         "object": "list",
@@ -50,5 +49,5 @@ async def list_models(stt: SttService = Depends(get_stt)) -> dict[str, Any]:
 
 
 @router.get("/models/{model_id:path}")
-async def retrieve_model(model_id: str, stt: SttService = Depends(get_stt)) -> dict[str, Any]:
+async def retrieve_model(model_id: str, stt: SttDep) -> dict[str, Any]:
     return model_card(stt.registry, model_id, stt.settings.stt.fallback_model)

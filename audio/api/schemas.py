@@ -96,7 +96,8 @@ def _temperature(form: FormData) -> float:
 
 def _granularities(form: FormData, response_format: str) -> frozenset[str]:
     values = [
-        v for key in ("timestamp_granularities[]", "timestamp_granularities")
+        v
+        for key in ("timestamp_granularities[]", "timestamp_granularities")
         for v in form.getlist(key)
     ]
     chosen: set[str] = set()

@@ -8,12 +8,12 @@ from typing import BinaryIO
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from audio.api.deps import check_api_key, get_settings, get_stt, request_id
+from audio.api.deps import SettingsDep, SttDep, check_api_key, request_id
 from audio.errors import InvalidRequest, RequestTooLarge
 from audio.fetch import FetchPolicy, fetch_url
 from audio.formats import render
-from audio.settings import Settings
 from audio.service import SttService
+from audio.settings import Settings
 from audio.types import Task
 
 from .schemas import TranscriptionRequest, parse_transcription_form
@@ -66,8 +66,8 @@ async def _handle(request: Request, task: Task, settings: Settings, stt: SttServ
 @router.post("/audio/transcriptions", summary="Transcribe audio into the input language")
 async def transcriptions(
     request: Request,
-    settings: Settings = Depends(get_settings),
-    stt: SttService = Depends(get_stt),
+    settings: SettingsDep,
+    stt: SttDep,
 ) -> Response:
     return await _handle(request, "transcribe", settings, stt)
 
@@ -75,7 +75,7 @@ async def transcriptions(
 @router.post("/audio/translations", summary="Translate audio into English")
 async def translations(
     request: Request,
-    settings: Settings = Depends(get_settings),
-    stt: SttService = Depends(get_stt),
+    settings: SettingsDep,
+    stt: SttDep,
 ) -> Response:
     return await _handle(request, "translate", settings, stt)

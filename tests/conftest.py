@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from audio.settings import Settings, SttSettings
+
+from .helpers import SHARED_SAMPLES, live_server
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedded-model cache for the whole run (assembled once)."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def hub_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty huggingface_hub cache: the Groq ids' weights are absent."""
+    return tmp_path_factory.mktemp("hub-cache")
+
+
+@pytest.fixture(scope="session")
+def make_settings(cache_dir: Path, hub_cache: Path):  # type: ignore[no-untyped-def]
+    def make(**overrides: object) -> Settings:
+        stt = {"cache_dir": cache_dir, "hub_cache_dir": hub_cache, "fallback_model": "whisper-base"}
+        stt.update(overrides.pop("stt", {}))  # type: ignore[arg-type]
+        return Settings(stt=SttSettings(**stt), **overrides)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def server(make_settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The service as `make serve` runs it (fallback to the embedded model)."""
+    with live_server(make_settings()) as (url, _app):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def shared_samples() -> Path:
+    if not SHARED_SAMPLES.is_dir():
+        pytest.skip(f"{SHARED_SAMPLES} is absent (a fresh clone without ../shared)")
+    return SHARED_SAMPLES
