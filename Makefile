@@ -35,7 +35,6 @@ bench: install
 	$(BIN)/speech-pipeline bench
 
 samples: install
-	$(BIN)/python -m pip install -q -e '.[samples]'
 	$(BIN)/python samples/generate.py
 
 clean:

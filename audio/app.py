@@ -10,14 +10,17 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from audio import __version__
-from audio.api import health, models, transcriptions
+from audio.api import health, models, speech, transcriptions
 from audio.api.errors import install_error_handlers
 from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
 from audio.metrics import Metrics
 from audio.registry import Loader, ModelRegistry, load_whisper
 from audio.service import SttService
 from audio.settings import Settings
+from audio.tts import TtsService, engine_config
 from audio.workers import InferencePool
+from voices.catalog import VoiceCatalog
+from voices.registry import VoiceEngines
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,9 @@ def create_app(settings: Settings | None = None, loader: Loader = load_whisper) 
         )
         app.state.settings = settings
         app.state.stt = SttService(settings, registry, pool)
+        app.state.tts = TtsService(
+            VoiceCatalog.load(), VoiceEngines(engine_config(settings.tts)), pool
+        )
         app.state.metrics = Metrics(lambda: pool.pending)
         _announce(settings, registry)
         reaper = asyncio.create_task(_reap(registry))
@@ -73,6 +79,7 @@ def create_app(settings: Settings | None = None, loader: Loader = load_whisper) 
     for prefix in API_PREFIXES:
         app.include_router(transcriptions.router, prefix=prefix)
         app.include_router(models.router, prefix=prefix)
+        app.include_router(speech.router, prefix=prefix)
     app.include_router(health.router)
 
     app.add_middleware(MetricsMiddleware)

@@ -70,6 +70,46 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _speak(args: argparse.Namespace, settings: Settings) -> int:
+    from audio.encode import DEFAULT_SPEECH_SAMPLE_RATE
+    from audio.tts import SpeechJob, TtsService, engine_config
+    from audio.workers import InferencePool
+    from voices.catalog import VoiceCatalog
+    from voices.registry import VoiceEngines
+    from voices.types import SpeechOptions
+
+    tts = TtsService(VoiceCatalog.load(), VoiceEngines(engine_config(settings.tts)),
+                     InferencePool(1, 0))  # fmt: skip
+    voice = tts.voice_for(args.model, args.voice)
+    fmt = args.format or (args.output.rsplit(".", 1)[-1] if "." in args.output else "wav")
+    job = SpeechJob(args.text, voice, SpeechOptions(speed=args.speed), fmt,
+                    args.sample_rate or DEFAULT_SPEECH_SAMPLE_RATE)  # fmt: skip
+    with open(args.output, "wb") as out:
+        out.write(tts.render_now(job))
+    print(f"{args.output}: {voice.name}", file=sys.stderr)
+    return 0
+
+
+def _voices(args: argparse.Namespace, settings: Settings) -> int:
+    from audio.tts import engine_config
+    from voices.catalog import VoiceCatalog
+    from voices.registry import VoiceEngines
+
+    engines = VoiceEngines(engine_config(settings.tts))
+    if args.action == "pull":
+        if not args.id:
+            print("voices pull needs a Piper voice id, e.g. ar_JO-kareem-medium", file=sys.stderr)
+            return 2
+        print(f"{args.id}: {engines.pull(args.id)}")
+        return 0
+    for voice in VoiceCatalog.load().voices:
+        state = "installed" if engines.installed(voice.engine) else "not installed"
+        print(f"{voice.name:16s} {voice.language}  {voice.gender:6s} {voice.f0_hz:5.0f} Hz  "
+              f"rate {voice.rate:4.2f}  {engines.resolve(voice.engine):28s} {state:13s} "
+              f"{', '.join(voice.aliases)}")  # fmt: skip
+    return 0
+
+
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from audio.bench import run_bench
 
@@ -98,7 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("id", nargs="?")
     models.set_defaults(func=_models)
 
-    bench = sub.add_parser("bench", help="measure against stock faster-whisper")
+    speak = sub.add_parser("speak", help="render text to an audio file")
+    speak.add_argument("text")
+    speak.add_argument("--voice", default="Fritz-PlayAI")
+    speak.add_argument("--model", default="playai-tts")
+    speak.add_argument("-o", "--output", default="speech.wav")
+    speak.add_argument("--format", help="default: from the output's extension")
+    speak.add_argument("--sample-rate", type=int)
+    speak.add_argument("--speed", type=float, default=1.0)
+    speak.set_defaults(func=_speak)
+
+    voices = sub.add_parser("voices", help="list TTS voices or pull a Piper voice")
+    voices.add_argument("action", choices=["list", "pull"])
+    voices.add_argument("id", nargs="?")
+    voices.set_defaults(func=_voices)
+
+    bench = sub.add_parser("bench", help="measure against control runs; append to BENCHMARKS.md")
+    bench.add_argument("what", nargs="?", choices=["stt", "tts"], default="stt")
     bench.add_argument("--output", default="BENCHMARKS.md", help="Markdown file to append to")
     bench.add_argument("--repeat", type=int, default=1)
     bench.set_defaults(func=_bench)

@@ -8,6 +8,7 @@ groups, e.g. ``SPEECH_STT__FALLBACK_MODEL=whisper-base`` or
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,21 @@ class UrlSettings(BaseModel):
     max_redirects: int = 3
 
 
+class TtsSettings(BaseModel):
+    """Text-to-speech voices and limits."""
+
+    voices_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "piper-voices")
+    """Where `speech-pipeline voices pull ID` puts Piper voices."""
+    piper_voices: dict[str, Path] = Field(default_factory=dict)
+    """Extra Piper voices: id -> .onnx path (its .onnx.json beside it)."""
+    arabic_rendering: Literal["espeak", "piper-phonemes"] = "espeak"
+    """Arabic rendering when no Arabic Piper voice is installed (chosen by measured CER)."""
+    arabic_piper_voice: str | None = "ar_JO-kareem-medium"
+    """Arabic Piper voice the four Arabic voices use whenever it is installed."""
+    max_input_chars: int = 10_000
+    """Longest `input` (Groq's limit)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SPEECH_", env_nested_delimiter="__", extra="ignore"
@@ -95,3 +111,4 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     url: UrlSettings = Field(default_factory=UrlSettings)
+    tts: TtsSettings = Field(default_factory=TtsSettings)

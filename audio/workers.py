@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -55,6 +55,51 @@ class InferencePool:
             raise
         future.add_done_callback(lambda _f: self._release())
         return await asyncio.wrap_future(future)
+
+    async def stream(self, produce: Callable[[], Iterator[T]], buffer: int = 4) -> AsyncIterator[T]:
+        """Run a blocking generator in one worker; yield its items on the event loop.
+
+        The slot is reserved before the first item (Overloaded comes first), the
+        producer blocks when `buffer` items wait unread, and it stops at the next
+        item when the consumer goes away (client disconnect).
+        """
+        self._reserve()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
+        room = threading.Semaphore(buffer)
+        stop = threading.Event()
+
+        def run() -> None:
+            try:
+                for item in produce():
+                    while not room.acquire(timeout=0.1):
+                        if stop.is_set():
+                            return
+                    if stop.is_set():
+                        return
+                    loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+            except BaseException as exc:  # delivered to the consumer
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+
+        try:
+            future = self._executor.submit(run)
+        except BaseException:
+            self._release()
+            raise
+        future.add_done_callback(lambda _f: self._release())
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    assert isinstance(value, BaseException)
+                    raise value
+                room.release()
+                yield value  # type: ignore[misc]
+        finally:
+            stop.set()
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from audio.errors import AuthenticationError
 from audio.service import SttService
 from audio.settings import Settings
+from audio.tts import TtsService
 
 
 def get_settings(request: Request) -> Settings:
@@ -19,6 +20,11 @@ def get_settings(request: Request) -> Settings:
 
 def get_stt(request: Request) -> SttService:
     service: SttService = request.app.state.stt
+    return service
+
+
+def get_tts(request: Request) -> TtsService:
+    service: TtsService = request.app.state.tts
     return service
 
 
@@ -42,3 +48,4 @@ def check_api_key(request: Request) -> None:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SttDep = Annotated[SttService, Depends(get_stt)]
+TtsDep = Annotated[TtsService, Depends(get_tts)]

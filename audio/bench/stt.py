@@ -1,4 +1,4 @@
-"""`speech-pipeline bench`: our paths against stock faster-whisper, same process, same audio.
+"""`speech-pipeline bench stt`: our paths against stock faster-whisper, same process, same audio.
 
 Every figure is a ratio against the control run (a): stock
 `faster_whisper.WhisperModel.transcribe`, same weights, compute type, threads
@@ -9,26 +9,20 @@ date; raw numbers go to bench-out/ (not committed).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import re
 import resource
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
+from audio.bench.report import OUT_DIR, ROOT, heading, publish
 from audio.constants import SAMPLE_RATE
 from audio.decode import decode_audio
 from audio.registry import ModelRegistry
 from audio.settings import Settings
 from audio.stt import WhisperEngine
 from audio.types import Samples, SttOptions
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -103,7 +97,7 @@ def _timed(name: str, clips: list[Clip], run: Callable[[Samples], str], repeat: 
     return Row(name, audio, best, sum(wers) / len(wers) if wers else None)
 
 
-def run_bench(settings: Settings, args: argparse.Namespace) -> int:
+def run_stt_bench(settings: Settings, args: argparse.Namespace) -> int:
     registry = ModelRegistry(settings.stt)
     model_id = settings.stt.default_model
     model = registry.get(model_id)
@@ -126,36 +120,24 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         ),
     ]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report = _markdown(rows, clips, model_id, settings, peak_mb, args)
-    print(report)
-    out_dir = ROOT / "bench-out"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / "latest.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
-    if args.output:
-        with open(args.output, "a", encoding="utf-8") as fh:
-            fh.write("\n" + report + "\n")
+    report = _markdown(rows, clips, model_id, settings, peak_mb)
+    OUT_DIR.mkdir(exist_ok=True)
+    (OUT_DIR / "stt.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    publish(report, args.output)
     return 0
 
 
 def _markdown(
-    rows: list[Row],
-    clips: list[Clip],
-    model_id: str,
-    settings: Settings,
-    peak_mb: float,
-    args: argparse.Namespace,
+    rows: list[Row], clips: list[Clip], model_id: str, settings: Settings, peak_mb: float
 ) -> str:
     control = rows[0]
-    lines = [
-        f"## {dt.date.today().isoformat()} — `speech-pipeline bench --repeat {args.repeat}`",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, {platform.system()}. Model `{model_id}` "
-        f"({settings.stt.compute_type}, device {settings.stt.device}), beam "
+    lines = heading("speech-to-text")
+    lines += [
+        f"Model `{model_id}` ({settings.stt.compute_type}, device {settings.stt.device}), beam "
         f"{settings.stt.beam_size}. Clips: {', '.join(c.name for c in clips)}. "
-        f"Peak RSS {peak_mb:.0f} MB.",
+        f"Peak RSS {peak_mb:.0f} MB. Wall time is the best of the repeats.",
         "",
-        "| path | audio s | wall s (best) | RTFx | ratio to (a) | mean WER |",
+        "| path | audio s | wall s | RTFx | ratio to (a) | mean WER |",
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
@@ -164,5 +146,4 @@ def _markdown(
             f"| {row.path} | {row.audio_seconds:.1f} | {row.wall_seconds:.2f} | "
             f"{row.rtfx:.1f} | {row.rtfx / control.rtfx:.2f}x | {wer} |"
         )
-    print(f"command: {' '.join(sys.argv)}", file=sys.stderr)
     return "\n".join(lines)

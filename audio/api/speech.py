@@ -1,0 +1,131 @@
+"""POST .../audio/speech and GET .../audio/voices."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from audio.api.deps import SettingsDep, TtsDep, check_api_key
+from audio.encode import (
+    DEFAULT_SPEECH_SAMPLE_RATE,
+    MEDIA_TYPES,
+    SPEECH_FORMATS,
+    SPEECH_SAMPLE_RATES,
+)
+from audio.errors import InvalidRequest
+from audio.tts import SpeechJob, TtsService, sse_delta
+from voices.types import SpeechOptions
+
+router = APIRouter(dependencies=[Depends(check_api_key)])
+
+MIN_SPEED, MAX_SPEED = 0.25, 5.0
+STREAM_FORMATS = ("audio", "sse")
+
+
+class SpeechBody(BaseModel):
+    """The JSON body of a speech request (HTTP schema; extras ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    input: str
+    voice: str
+    response_format: str = "wav"
+    sample_rate: int | None = None
+    speed: float = 1.0
+    stream_format: str | None = None
+
+
+def _job(body: SpeechBody, tts: TtsService, max_chars: int) -> SpeechJob:
+    voice = tts.voice_for(body.model, body.voice)
+    if not body.input.strip() or len(body.input) > max_chars:
+        raise InvalidRequest(
+            f"input must be 1 to {max_chars} characters, got {len(body.input)}", param="input"
+        )
+    if body.response_format not in SPEECH_FORMATS:
+        raise InvalidRequest(
+            f"response_format must be one of {list(SPEECH_FORMATS)}, got {body.response_format!r}",
+            param="response_format",
+        )
+    rate = body.sample_rate or DEFAULT_SPEECH_SAMPLE_RATE
+    if rate not in SPEECH_SAMPLE_RATES:
+        raise InvalidRequest(
+            f"sample_rate must be one of {list(SPEECH_SAMPLE_RATES)}, got {body.sample_rate}",
+            param="sample_rate",
+        )
+    if not MIN_SPEED <= body.speed <= MAX_SPEED:
+        raise InvalidRequest(
+            f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {body.speed}", param="speed"
+        )
+    if body.stream_format is not None and body.stream_format not in STREAM_FORMATS:
+        raise InvalidRequest(
+            f"stream_format must be one of {list(STREAM_FORMATS)}, got {body.stream_format!r}",
+            param="stream_format",
+        )
+    return SpeechJob(body.input, voice, SpeechOptions(speed=body.speed), body.response_format, rate)
+
+
+async def _primed(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Pull the first chunk now, so engine errors still become a proper status."""
+    first = await anext(source, b"")
+
+    async def rest() -> AsyncIterator[bytes]:
+        try:
+            if first:
+                yield first
+            async for chunk in source:
+                yield chunk
+        finally:
+            await source.aclose()  # type: ignore[attr-defined]
+
+    return rest()
+
+
+async def _sse(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in source:
+            yield f"data: {json.dumps(sse_delta(chunk))}\n\n".encode()
+        yield b'data: {"type": "speech.audio.done"}\n\n'
+    except Exception as exc:  # after the stream began: one error event
+        error = {"error": {"message": str(exc) or "synthesis failed", "type": "server_error"}}
+        yield f"data: {json.dumps(error)}\n\n".encode()
+
+
+@router.post("/audio/speech", summary="Generate speech from text")
+async def speech(body: SpeechBody, settings: SettingsDep, tts: TtsDep) -> Response:
+    job = _job(body, tts, settings.tts.max_input_chars)
+    media_type = MEDIA_TYPES[job.response_format]
+    headers = {"x-voice": job.voice.name}
+    if body.stream_format is None:
+        return Response(await tts.render(job), media_type=media_type, headers=headers)
+    chunks = await _primed(tts.stream(job))
+    if body.stream_format == "sse":
+        return StreamingResponse(_sse(chunks), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+
+
+@router.get("/audio/voices", summary="List the TTS voices")
+async def voices(request: Request, tts: TtsDep) -> dict[str, Any]:
+    data = []
+    for voice in tts.catalog.voices:
+        models = [m for m, lang in tts.catalog.models.items() if lang == voice.language]
+        data.append({
+            "id": voice.name,
+            "object": "voice",
+            "language": voice.language,
+            "gender": voice.gender,
+            "age": voice.age,
+            "description": voice.description,
+            "aliases": list(voice.aliases),
+            "models": models,
+            "engine": tts.engines.resolve(voice.engine),
+            "installed": tts.engines.installed(voice.engine),
+            "f0_hz": voice.f0_hz,
+            "rate": voice.rate,
+        })  # fmt: skip
+    return {"object": "list", "data": data}

