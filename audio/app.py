@@ -19,6 +19,7 @@ from audio.service import SttService
 from audio.settings import Settings
 from audio.tts import TtsService, engine_config
 from audio.workers import InferencePool
+from segmenter.vad import SileroVad
 from voices.catalog import VoiceCatalog
 from voices.registry import VoiceEngines
 
@@ -41,10 +42,11 @@ def _announce(settings: Settings, registry: ModelRegistry) -> None:
         log.info("model %-28s %s", model_id, note)
 
 
-async def _reap(registry: ModelRegistry) -> None:
+async def _reap(stt: SttService) -> None:
     while True:
         await asyncio.sleep(REAPER_INTERVAL_SECONDS)
-        await asyncio.to_thread(registry.unload_idle)
+        await asyncio.to_thread(stt.registry.unload_idle)
+        stt.prune()
 
 
 def create_app(settings: Settings | None = None, loader: Loader = load_whisper) -> FastAPI:
@@ -60,18 +62,20 @@ def create_app(settings: Settings | None = None, loader: Loader = load_whisper) 
             settings.workers.retry_after_seconds,
         )
         app.state.settings = settings
-        app.state.stt = SttService(settings, registry, pool)
+        stt = SttService(settings, registry, pool, SileroVad())
+        app.state.stt = stt
         app.state.tts = TtsService(
             VoiceCatalog.load(), VoiceEngines(engine_config(settings.tts)), pool
         )
         app.state.metrics = Metrics(lambda: pool.pending)
         _announce(settings, registry)
-        reaper = asyncio.create_task(_reap(registry))
+        reaper = asyncio.create_task(_reap(stt))
         try:
             yield
         finally:
             reaper.cancel()
             await asyncio.to_thread(pool.shutdown)
+            stt.close()
             registry.close()
 
     app = FastAPI(title="speech-pipeline", version=__version__, lifespan=lifespan)

@@ -94,3 +94,14 @@ class ModelUnavailable(ServiceError):
 
     status_code = 503
     code = "model_unavailable"
+
+
+class ClientDisconnected(ServiceError):
+    """499 (nginx's convention): the client left; its queued work was dropped."""
+
+    status_code = 499
+    error_type = "invalid_request_error"
+    code = "client_closed_request"
+
+    def __init__(self) -> None:
+        super().__init__("The client closed the request before it completed.")

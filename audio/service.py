@@ -1,40 +1,96 @@
 """The STT service: decode -> model -> engine, run in the bounded pool.
 
-Framework-free; the routes call it with validated requests.
+Framework-free; the routes call it with validated requests. Chunked requests go
+through one ChunkedEngine (and its batcher thread) per loaded model; sequential
+ones through faster-whisper's own sliding window.
 """
 
 from __future__ import annotations
 
-from typing import BinaryIO
+import asyncio
+import threading
+from typing import Any, BinaryIO
 
+from audio.chunked import ChunkedEngine
 from audio.decode import decode_audio
 from audio.registry import ModelRegistry, Resolved
 from audio.settings import Settings
 from audio.stt import WhisperEngine
 from audio.types import SttOptions, Transcript
 from audio.workers import InferencePool
+from segmenter.vad import SileroVad, VadOptions
 
 
 class SttService:
-    def __init__(self, settings: Settings, registry: ModelRegistry, pool: InferencePool) -> None:
+    def __init__(
+        self, settings: Settings, registry: ModelRegistry, pool: InferencePool, vad: SileroVad
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.pool = pool
+        self.vad = vad
+        self._lock = threading.Lock()
+        self._chunked: dict[str, tuple[Any, ChunkedEngine]] = {}
+
+    def default_vad(self) -> VadOptions:
+        stt = self.settings.stt
+        return VadOptions(stt.vad_threshold, stt.vad_silence_ms, stt.vad_padding_ms)
 
     def resolve(self, model_id: str) -> Resolved:
         """Pick the serving model now, so 404/503 come before any work."""
         return self.registry.resolve(model_id)
 
+    def chunked_engine(self, model_id: str) -> ChunkedEngine:
+        """The chunked engine of a loaded model (rebuilt if the model was reloaded)."""
+        model = self.registry.get(model_id)
+        with self._lock:
+            entry = self._chunked.get(model_id)
+            if entry is not None and entry[0] is model:
+                return entry[1]
+            stale = entry[1] if entry else None
+            stt = self.settings.stt
+            engine = ChunkedEngine(model, self.vad, stt.max_batch, stt.batch_wait_ms / 1000)
+            self._chunked[model_id] = (model, engine)
+        if stale is not None:
+            stale.close()
+        return engine
+
+    def prune(self) -> None:
+        """Close chunked engines whose model the registry has unloaded."""
+        with self._lock:
+            gone = [m for m in self._chunked if not self.registry.is_loaded(m)]
+            engines = [self._chunked.pop(m)[1] for m in gone]
+        for engine in engines:
+            engine.close()
+
     def transcribe_now(
-        self, media: BinaryIO | str, model_id: str, options: SttOptions
-    ) -> Transcript:
+        self, media: BinaryIO | str, model_id: str, options: SttOptions,
+        cancel: threading.Event | None = None,
+    ) -> Transcript:  # fmt: skip
         """Blocking: decode, load (once) and transcribe. Call from a worker thread."""
         samples = decode_audio(media, max_seconds=self.settings.limits.max_duration_seconds)
-        model = self.registry.get(model_id)
-        return WhisperEngine(model).transcribe(samples, options)
+        if options.algorithm == "chunked":
+            engine = self.chunked_engine(model_id)
+            return engine.stream(samples, options, cancel).collect()
+        return WhisperEngine(self.registry.get(model_id)).transcribe(samples, options)
 
     async def transcribe(
-        self, media: BinaryIO | str, resolved: Resolved, options: SttOptions
-    ) -> Transcript:
+        self, media: BinaryIO | str, resolved: Resolved, options: SttOptions,
+        cancel: threading.Event | None = None,
+    ) -> Transcript:  # fmt: skip
         """Run a transcription in the pool; Overloaded (503) when the queue is full."""
-        return await self.pool.run(lambda: self.transcribe_now(media, resolved.served, options))
+        cancel = cancel or threading.Event()
+        try:
+            return await self.pool.run(
+                lambda: self.transcribe_now(media, resolved.served, options, cancel)
+            )
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            engines = [engine for _model, engine in self._chunked.values()]
+            self._chunked.clear()
+        for engine in engines:
+            engine.close()

@@ -50,7 +50,19 @@ class SttSettings(BaseModel):
     """CTranslate2 intra-op threads per model; 0 = all cores."""
     beam_size: int = 5
     vad_filter: bool = True
-    """Skip non-speech with faster-whisper's Silero VAD (no text invented over silence)."""
+    """Sequential mode: skip non-speech with faster-whisper's VAD (no invented text)."""
+    algorithm: Literal["chunked", "sequential"] = "chunked"
+    """Default long-form algorithm; a request may pick with the `algorithm` form field."""
+    max_batch: int = 8
+    """Most windows decoded in one batch (across requests)."""
+    batch_wait_ms: float = 20.0
+    """How long a partial batch waits for more windows."""
+    vad_threshold: float = 0.5
+    """Chunked mode: speech probability that starts speech."""
+    vad_silence_ms: int = 500
+    """Chunked mode: silence this long ends a speech region."""
+    vad_padding_ms: int = 200
+    """Chunked mode: audio kept on each side of speech."""
     model_ttl_seconds: float = 900.0
     """Unload a model idle this long; 0 keeps models loaded."""
     cache_dir: Path = Field(default_factory=_default_cache_dir)
@@ -67,8 +79,8 @@ class LimitSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    workers: int = 1
-    """Inference threads (each runs one request at a time)."""
+    workers: int = 8
+    """Request threads (decode, VAD, features; chunked requests mostly wait on the batcher)."""
     queue_size: int = 16
     """Requests that may wait for a worker; beyond it: 503 + retry-after."""
     retry_after_seconds: int = 1

@@ -8,7 +8,10 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from segmenter.vad import VadOptions
+
 Task = Literal["transcribe", "translate"]
+Algorithm = Literal["chunked", "sequential"]
 Samples = npt.NDArray[np.float32]
 
 
@@ -29,7 +32,11 @@ class SttOptions:
     beam_size: int = 5
     """Beam width for temperature-0 decoding."""
     vad_filter: bool = True
-    """Drop non-speech before decoding."""
+    """Drop non-speech before decoding (sequential)."""
+    algorithm: Algorithm = "sequential"
+    """`chunked`: VAD windows decoded in batches; `sequential`: Whisper's sliding window."""
+    vad: VadOptions | None = None
+    """Voice-activity tuning for chunked mode (None: defaults)."""
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ def test_models_list_and_retrieve(server: str) -> None:
         "distil-whisper-large-v3-en",
         "whisper-1",
     } <= ids
+    assert {"playai-tts", "playai-tts-arabic", "canopylabs/orpheus-v1-english", "tts-1"} <= ids
+    orpheus = client.models.retrieve("canopylabs/orpheus-arabic-saudi").model_dump()
+    assert orpheus["kind"] == "text-to-speech" and "Amira-PlayAI" in orpheus["voices"]
     turbo = client.models.retrieve("whisper-large-v3-turbo").model_dump()
     assert turbo["served_by"] == "whisper-base" and turbo["installed"] is False
     with pytest.raises(openai.NotFoundError):

@@ -6,14 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from audio.api.deps import SttDep, check_api_key
+from audio.api.deps import SttDep, TtsDep, check_api_key
 from audio.registry import ModelRegistry
+from audio.tts import TtsService
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 
 CREATED = 1_735_689_600
 """A fixed `created` timestamp (2025-01-01): the ids are ours, not dated releases."""
 WHISPER_CONTEXT_WINDOW = 448
+TTS_CONTEXT_WINDOW = 10_000
 
 
 def model_card(registry: ModelRegistry, model_id: str, fallback: str | None) -> dict[str, Any]:
@@ -39,15 +41,34 @@ def model_card(registry: ModelRegistry, model_id: str, fallback: str | None) -> 
     }
 
 
-@router.get("/models")
-async def list_models(stt: SttDep) -> dict[str, Any]:
-    fallback = stt.settings.stt.fallback_model
+def tts_card(tts: TtsService, model_id: str) -> dict[str, Any]:
+    language = tts.catalog.models[model_id]
+    voices = [v for v in tts.catalog.voices if v.language == language]
+    installed = all(tts.engines.installed(v.engine) for v in voices)
     return {
-        "object": "list",
-        "data": [model_card(stt.registry, m, fallback) for m in stt.registry.known_ids()],
+        "id": model_id,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": "speech-pipeline",
+        "active": installed,
+        "context_window": TTS_CONTEXT_WINDOW,
+        "kind": "text-to-speech",
+        "language": language,
+        "installed": installed,
+        "voices": [v.name for v in voices],
     }
 
 
+@router.get("/models")
+async def list_models(stt: SttDep, tts: TtsDep) -> dict[str, Any]:
+    fallback = stt.settings.stt.fallback_model
+    data = [model_card(stt.registry, m, fallback) for m in stt.registry.known_ids()]
+    data += [tts_card(tts, m) for m in tts.catalog.models]
+    return {"object": "list", "data": data}
+
+
 @router.get("/models/{model_id:path}")
-async def retrieve_model(model_id: str, stt: SttDep) -> dict[str, Any]:
+async def retrieve_model(model_id: str, stt: SttDep, tts: TtsDep) -> dict[str, Any]:
+    if model_id in tts.catalog.models:
+        return tts_card(tts, model_id)
     return model_card(stt.registry, model_id, stt.settings.stt.fallback_model)

@@ -7,6 +7,7 @@ by our middleware rather than read whole.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -17,9 +18,11 @@ from audio.constants import MAX_PROMPT_CHARS
 from audio.errors import InvalidRequest
 from audio.formats import RESPONSE_FORMATS
 from audio.languages import LANGUAGES
-from audio.types import SttOptions, Task
+from audio.types import Algorithm, SttOptions, Task
+from segmenter.vad import VadOptions
 
 GRANULARITIES = ("segment", "word")
+ALGORITHMS = ("chunked", "sequential")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -43,8 +46,14 @@ class TranscriptionRequest:
     temperature: float
     granularities: frozenset[str]
     stream: bool
+    algorithm: Algorithm | None
+    """Extension: `chunked` or `sequential`; None takes the server default."""
+    vad: VadOptions | None
+    """From `chunking_strategy=server_vad` (None: the server's VAD defaults)."""
 
-    def options(self, beam_size: int, vad_filter: bool) -> SttOptions:
+    def options(
+        self, beam_size: int, vad_filter: bool, algorithm: Algorithm, vad: VadOptions
+    ) -> SttOptions:
         return SttOptions(
             task=self.task,
             language=self.language if self.task == "transcribe" else None,
@@ -53,6 +62,8 @@ class TranscriptionRequest:
             word_timestamps="word" in self.granularities,
             beam_size=beam_size,
             vad_filter=vad_filter,
+            algorithm=self.algorithm or algorithm,
+            vad=self.vad or vad,
         )
 
     def media(self) -> BinaryIO:
@@ -146,7 +157,68 @@ def _source(form: FormData) -> tuple[UploadFile | None, str | None]:
     return upload, url or None
 
 
-def parse_transcription_form(form: FormData, task: Task) -> TranscriptionRequest:
+def _algorithm(form: FormData) -> Algorithm | None:
+    raw = (_text(form, "algorithm") or "").strip()
+    if not raw:
+        return None
+    if raw not in ALGORITHMS:
+        raise InvalidRequest(
+            f"algorithm must be one of {list(ALGORITHMS)}, got {raw!r}", param="algorithm"
+        )
+    return "chunked" if raw == "chunked" else "sequential"
+
+
+def _strategy_fields(form: FormData) -> dict[str, str] | None:
+    """`chunking_strategy` as the SDKs send it: `auto`, nested fields, or a JSON object."""
+    nested = {
+        key[len("chunking_strategy[") : -1]: value
+        for key, value in form.multi_items()
+        if key.startswith("chunking_strategy[") and isinstance(value, str)
+    }
+    if nested:
+        return nested
+    raw = (_text(form, "chunking_strategy") or "").strip()
+    if not raw or raw == "auto":
+        return None
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest(
+            "chunking_strategy must be `auto` or a server_vad object", param="chunking_strategy"
+        )
+    return {str(k): str(v) for k, v in parsed.items()}
+
+
+def _vad(form: FormData, default: VadOptions) -> VadOptions | None:
+    fields = _strategy_fields(form)
+    if fields is None:
+        return None
+    if fields.get("type", "server_vad") != "server_vad":
+        raise InvalidRequest(
+            "chunking_strategy type must be `server_vad`", param="chunking_strategy"
+        )
+    try:
+        threshold = float(fields.get("threshold", default.threshold))
+        silence = int(float(fields.get("silence_duration_ms", default.silence_ms)))
+        padding = int(float(fields.get("prefix_padding_ms", default.padding_ms)))
+    except ValueError as exc:
+        raise InvalidRequest(
+            "chunking_strategy fields must be numbers", param="chunking_strategy"
+        ) from exc
+    if not (0.0 < threshold < 1.0 and 0 <= silence <= 10_000 and 0 <= padding <= 5_000):
+        raise InvalidRequest(
+            "chunking_strategy: threshold must be in (0, 1), silence_duration_ms in "
+            "[0, 10000], prefix_padding_ms in [0, 5000]",
+            param="chunking_strategy",
+        )
+    return VadOptions(threshold=threshold, silence_ms=silence, padding_ms=padding)
+
+
+def parse_transcription_form(
+    form: FormData, task: Task, default_vad: VadOptions | None = None
+) -> TranscriptionRequest:
     model = (_text(form, "model") or "").strip()
     if not model:
         raise InvalidRequest("`model` is required", param="model")
@@ -175,4 +247,6 @@ def parse_transcription_form(form: FormData, task: Task) -> TranscriptionRequest
         temperature=_temperature(form),
         granularities=_granularities(form, response_format),
         stream=_bool(form, "stream"),
+        algorithm=_algorithm(form),
+        vad=_vad(form, default_vad or VadOptions()),
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import threading
 from typing import BinaryIO
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -41,10 +43,21 @@ async def _media(req: TranscriptionRequest, settings: Settings) -> BinaryIO:
     return req.media()
 
 
+async def _watch_disconnect(request: Request, cancel: threading.Event) -> None:
+    """The body is read: the next message is http.disconnect, if the client leaves."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            cancel.set()
+            return
+
+
 async def _handle(request: Request, task: Task, settings: Settings, stt: SttService) -> Response:
     form = await request.form(max_files=_MAX_FORM_FILES, max_fields=_MAX_FORM_FIELDS)
+    cancel = threading.Event()
+    watcher = asyncio.create_task(_watch_disconnect(request, cancel))
     try:
-        req = parse_transcription_form(form, task)
+        req = parse_transcription_form(form, task, stt.default_vad())
         if req.stream:
             raise InvalidRequest(
                 "stream=true is not supported yet; omit it for a complete response",
@@ -52,9 +65,13 @@ async def _handle(request: Request, task: Task, settings: Settings, stt: SttServ
             )
         resolved = stt.resolve(req.model)
         media = await _media(req, settings)
-        options = req.options(settings.stt.beam_size, settings.stt.vad_filter)
-        transcript = await stt.transcribe(media, resolved, options)
+        options = req.options(
+            settings.stt.beam_size, settings.stt.vad_filter, settings.stt.algorithm,
+            stt.default_vad(),
+        )  # fmt: skip
+        transcript = await stt.transcribe(media, resolved, options, cancel)
     finally:
+        watcher.cancel()
         await form.close()
     rendered = render(transcript, req.response_format, req.granularities, request_id(request))
     headers = {"x-served-model": resolved.served}

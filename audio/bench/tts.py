@@ -145,10 +145,11 @@ def _stream_latency(settings: Settings) -> tuple[list[float], list[float]]:
             started = time.perf_counter()
             with client.stream("POST", "/v1/audio/speech",
                                json={**body, "stream_format": "audio"}) as response:  # fmt: skip
+                first: float | None = None
                 for _chunk in response.iter_raw():
-                    first_bytes.append(time.perf_counter() - started)
-                    break
-                response.read()
+                    first = first if first is not None else time.perf_counter() - started
+                assert first is not None, "no audio streamed"
+                first_bytes.append(first)
             started = time.perf_counter()
             client.post("/v1/audio/speech", json=body).raise_for_status()
             wholes.append(time.perf_counter() - started)

@@ -1,0 +1,12 @@
+"""Constants of the segmenter, named once."""
+
+SAMPLE_RATE = 16000
+"""Input rate (Whisper's and Silero's)."""
+FRAME_SAMPLES = 512
+"""Silero VAD frame: 32 ms at 16 kHz."""
+CONTEXT_SAMPLES = 64
+"""Samples of the previous frame Silero v5/v6 sees before each frame."""
+MAX_WINDOW_SECONDS = 30.0
+"""Whisper decodes 30-s windows."""
+MIN_WINDOW_SECONDS = 10.0
+"""Groq's advice: windows shorter than this lose context; merge up to it where possible."""

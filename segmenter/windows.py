@@ -1,0 +1,154 @@
+"""Speech regions -> windows of at most 30 s, with the map back to file time.
+
+A window is one or more spans of the file (speech with its padding) decoded as
+one 30-s Whisper input: the spans are concatenated, silence between them
+dropped, and `Window.to_file_time` maps any time inside the window back to the
+file's timeline. Regions longer than the window are cut at their quietest frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from segmenter.constants import FRAME_SAMPLES, MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS, SAMPLE_RATE
+from segmenter.vad import VadOptions
+
+Span = tuple[int, int]
+"""[start, end) in samples of the file."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """One decoding unit."""
+
+    spans: tuple[Span, ...]
+    """File spans concatenated into this window, in order, non-overlapping."""
+
+    @property
+    def samples(self) -> int:
+        return sum(end - start for start, end in self.spans)
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+    @property
+    def start(self) -> float:
+        """File time where the window's audio starts."""
+        return self.spans[0][0] / SAMPLE_RATE
+
+    @property
+    def end(self) -> float:
+        """File time where the window's audio ends."""
+        return self.spans[-1][1] / SAMPLE_RATE
+
+    def audio(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        if len(self.spans) == 1:
+            start, end = self.spans[0]
+            return samples[start:end]
+        return np.concatenate([samples[s:e] for s, e in self.spans])
+
+    def to_file_time(self, seconds: float) -> float:
+        """Map a time inside the window (seconds from its start) to the file's timeline."""
+        offset = max(0.0, seconds) * SAMPLE_RATE
+        for start, end in self.spans:
+            length = end - start
+            if offset <= length:
+                return (start + offset) / SAMPLE_RATE
+            offset -= length
+        return self.end
+
+
+def speech_regions(probs: npt.NDArray[np.float32], total: int, opts: VadOptions) -> list[Span]:
+    """Hysteresis over frame probabilities -> padded, merged speech spans in samples."""
+    frame_ms = FRAME_SAMPLES * 1000 / SAMPLE_RATE
+    silence_frames = max(1, round(opts.silence_ms / frame_ms))
+    min_frames = max(1, round(opts.min_speech_ms / frame_ms))
+    low = max(0.01, opts.threshold - 0.15)
+    regions: list[tuple[int, int]] = []
+    start: int | None = None
+    quiet = 0
+    for i, p in enumerate(probs):
+        if start is None:
+            if p >= opts.threshold:
+                start, quiet = i, 0
+            continue
+        quiet = quiet + 1 if p < low else 0
+        if quiet >= silence_frames:
+            regions.append((start, i - quiet + 1))
+            start = None
+    if start is not None:
+        regions.append((start, len(probs)))
+    pad = round(opts.padding_ms * SAMPLE_RATE / 1000)
+    spans: list[Span] = []
+    for first, last in regions:
+        if last - first < min_frames:
+            continue
+        s = max(0, first * FRAME_SAMPLES - pad)
+        e = min(total, last * FRAME_SAMPLES + pad)
+        if spans and s <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], e))
+        else:
+            spans.append((s, e))
+    return spans
+
+
+def _quietest_cut(samples: npt.NDArray[np.float32], lo: int, hi: int) -> int:
+    """Sample index of the lowest-energy 32-ms frame within [lo, hi)."""
+    first, last = lo // FRAME_SAMPLES, max(lo // FRAME_SAMPLES + 1, hi // FRAME_SAMPLES)
+    frames = samples[first * FRAME_SAMPLES : last * FRAME_SAMPLES]
+    frames = frames[: frames.shape[0] // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
+    if frames.shape[0] == 0:
+        return hi
+    energy = (frames.astype(np.float64) ** 2).mean(axis=1)
+    best = int(np.argmin(energy))
+    return (first + best) * FRAME_SAMPLES + FRAME_SAMPLES // 2
+
+
+PREFERRED_CUT_SECONDS = 20.0
+"""Cuts inside long speech are searched from here to the window's end (fewer windows)."""
+
+
+def split_long(spans: list[Span], samples: npt.NDArray[np.float32]) -> list[Span]:
+    """Cut spans longer than a window at their quietest point; pieces >= 10 s."""
+    max_len = int(MAX_WINDOW_SECONDS * SAMPLE_RATE)
+    min_len = int(MIN_WINDOW_SECONDS * SAMPLE_RATE)
+    preferred = int(PREFERRED_CUT_SECONDS * SAMPLE_RATE)
+    out: list[Span] = []
+    for start, end in spans:
+        while end - start > max_len:
+            hi = min(max_len, end - start - min_len)
+            lo = min(preferred, hi)
+            cut = _quietest_cut(samples, start + lo, start + hi)
+            out.append((start, cut))
+            start = cut
+        out.append((start, end))
+    return out
+
+
+def plan_windows(spans: list[Span], samples: npt.NDArray[np.float32]) -> list[Window]:
+    """Pack consecutive spans into windows of at most 30 s (gaps dropped)."""
+    max_len = int(MAX_WINDOW_SECONDS * SAMPLE_RATE)
+    windows: list[Window] = []
+    current: list[Span] = []
+    length = 0
+    for span in split_long(spans, samples):
+        size = span[1] - span[0]
+        if current and length + size > max_len:
+            windows.append(Window(tuple(current)))
+            current, length = [], 0
+        current.append(span)
+        length += size
+    if current:
+        windows.append(Window(tuple(current)))
+    return windows
+
+
+def segment(
+    samples: npt.NDArray[np.float32], probs: npt.NDArray[np.float32], opts: VadOptions
+) -> list[Window]:
+    """VAD probabilities + audio -> windows."""
+    return plan_windows(speech_regions(probs, samples.shape[0], opts), samples)

@@ -1,0 +1,110 @@
+"""The segmenter's pure functions on synthetic speech/silence patterns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segmenter.constants import FRAME_SAMPLES, SAMPLE_RATE
+from segmenter.vad import SileroVad, VadOptions
+from segmenter.windows import Window, plan_windows, segment, speech_regions
+
+OPTS = VadOptions(threshold=0.5, silence_ms=500, padding_ms=200, min_speech_ms=120)
+FPS = SAMPLE_RATE / FRAME_SAMPLES  # frames per second
+
+
+def pattern(*parts: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds, probability) parts -> (audio with noise where speech, frame probs)."""
+    probs = np.concatenate([np.full(round(sec * FPS), p, np.float32) for sec, p in parts])
+    rng = np.random.default_rng(0)
+    audio = np.repeat(probs, FRAME_SAMPLES) * rng.standard_normal(probs.size * FRAME_SAMPLES)
+    return audio.astype(np.float32) * 0.3, probs
+
+
+def _check(windows: list[Window], total: int) -> None:
+    previous_end = 0
+    for window in windows:
+        assert window.seconds <= 30.0 + 1e-6
+        for start, end in window.spans:
+            assert 0 <= previous_end <= start < end <= total
+            previous_end = end
+
+
+def test_all_silence_gives_no_window() -> None:
+    audio, probs = pattern((60, 0.01))
+    assert segment(audio, probs, OPTS) == []
+
+
+def test_one_word() -> None:
+    audio, probs = pattern((3, 0.0), (0.4, 0.9), (3, 0.0))
+    windows = segment(audio, probs, OPTS)
+    assert len(windows) == 1
+    assert windows[0].start == pytest.approx(3 - 0.2, abs=0.05)
+    assert windows[0].seconds == pytest.approx(0.4 + 0.4, abs=0.07)
+
+
+def test_click_shorter_than_min_speech_is_dropped() -> None:
+    audio, probs = pattern((2, 0.0), (0.05, 0.9), (2, 0.0))
+    assert segment(audio, probs, OPTS) == []
+
+
+@pytest.mark.parametrize(("seconds", "counts"), [(29.3, {1}), (30.1, {2}), (75.0, {3, 4})])
+def test_long_regions_are_cut_into_windows_of_10_to_30_s(seconds: float, counts: set[int]) -> None:
+    audio, probs = pattern((1, 0.0), (seconds, 0.9), (1, 0.0))
+    windows = segment(audio, probs, OPTS)
+    count = len(windows)
+    assert count in counts
+    _check(windows, audio.shape[0])
+    if count > 1:
+        assert all(w.seconds >= 10.0 for w in windows[:-1])
+        assert sum(w.seconds for w in windows) == pytest.approx(seconds + 0.4, abs=0.1)
+
+
+def test_cut_lands_on_the_quietest_point() -> None:
+    audio, probs = pattern((40, 0.9))
+    quiet_at = 24 * SAMPLE_RATE
+    audio[quiet_at : quiet_at + 2 * FRAME_SAMPLES] = 0.0
+    windows = segment(audio, probs, OPTS)
+    assert abs(windows[0].spans[-1][1] - quiet_at) <= 2 * FRAME_SAMPLES
+
+
+def test_speech_touching_both_ends() -> None:
+    audio, probs = pattern((12, 0.9), (2, 0.0), (12, 0.9))
+    windows = segment(audio, probs, OPTS)
+    assert len(windows) == 1 and len(windows[0].spans) == 2
+    assert windows[0].spans[0][0] == 0 and windows[0].spans[-1][1] == audio.shape[0]
+
+
+def test_gaps_are_dropped_and_time_maps_back() -> None:
+    audio, probs = pattern((5, 0.9), (10, 0.0), (5, 0.9))
+    (window,) = segment(audio, probs, OPTS)
+    first, second = window.spans
+    assert window.seconds == pytest.approx((first[1] - first[0] + second[1] - second[0]) / 16000)
+    inside_first = 1.0
+    assert window.to_file_time(inside_first) == pytest.approx(1.0)
+    first_len = (first[1] - first[0]) / SAMPLE_RATE
+    assert window.to_file_time(first_len + 0.5) == pytest.approx(second[0] / SAMPLE_RATE + 0.5)
+    assert window.to_file_time(999) == window.end
+
+
+def test_random_patterns_keep_the_invariants() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        parts = [(float(rng.uniform(0.1, 20)), float(rng.choice([0.0, 0.95]))) for _ in range(12)]
+        audio, probs = pattern(*parts)
+        windows = segment(audio, probs, OPTS)
+        _check(windows, audio.shape[0])
+        speech = speech_regions(probs, audio.shape[0], OPTS)
+        covered = sum(w.samples for w in windows)
+        assert covered == sum(e - s for s, e in speech)
+        assert plan_windows(speech, audio) == windows
+
+
+def test_silero_on_real_silence_and_noise() -> None:
+    vad = SileroVad()
+    silence = np.zeros(SAMPLE_RATE * 20, np.float32)
+    noise = (np.random.default_rng(2).standard_normal(SAMPLE_RATE * 20) * 0.2).astype(np.float32)
+    for audio in (silence, noise):
+        probs = vad.probabilities(audio)
+        assert probs.shape == (-(-audio.shape[0] // FRAME_SAMPLES),)
+        assert segment(audio, probs, VadOptions()) == []
