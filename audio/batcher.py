@@ -1,11 +1,16 @@
 """Dynamic batching of 30-s windows across requests (engine side, no HTTP).
 
 One inference thread per model takes windows from a bounded set of per-request
-queues, round-robin (so a short request is never stuck behind an hour-long
-file), groups those that share decoding options into one batch of at most
+queues, groups those that share decoding options into one batch of at most
 `max_batch`, waits at most `max_wait` for a batch to fill, runs it, and routes
 each result back to its request's future. Cancelling a request drops its
 queued windows.
+
+Scheduling is shortest-remaining-first: requests with the fewest windows left
+go first, and a batch that carries a short request's windows (one batch or
+less left) is not filled up with a long request's windows, so a 5-s clip is
+never stuck behind, or slowed down by, an hour-long file. Long requests share
+what is left round-robin.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class Batcher:
         self.max_wait = max_wait
         self.max_queued = max_queued
         self._queues: OrderedDict[int, tuple[Hashable, deque[_Item]]] = OrderedDict()
+        self._remaining: dict[int, int] = {}
         self._cond = threading.Condition()
         self._queued = 0
         self._closed = False
@@ -55,31 +61,38 @@ class Batcher:
         self._thread.start()
 
     # -- request side -------------------------------------------------------
-    def open(self, key: Hashable) -> int:
-        """Register a request whose windows share `key` (decoding options); return its id."""
+    def open(self, key: Hashable, windows: int = 1) -> int:
+        """Register a request of `windows` windows sharing `key` (decoding options)."""
         with self._cond:
             rid = next(self._ids)
             self._queues[rid] = (key, deque())
+            self._remaining[rid] = windows
             return rid
 
     def submit(self, rid: int, payload: Any) -> Future[Any]:
-        """Queue one window; blocks while the batcher holds `max_queued` windows."""
-        item = _Item(payload, Future())
+        """Queue one window (see submit_many)."""
+        return self.submit_many(rid, [payload])[0]
+
+    def submit_many(self, rid: int, payloads: Sequence[Any]) -> list[Future[Any]]:
+        """Queue windows together (one wake-up); blocks while `max_queued` are waiting."""
+        items = [_Item(payload, Future()) for payload in payloads]
         with self._cond:
-            while self._queued >= self.max_queued and not self._closed:
+            while self._queued + len(items) > self.max_queued and self._queued and not self._closed:
                 self._cond.wait()
             if self._closed or rid not in self._queues:
-                item.future.cancel()
-                return item.future
-            self._queues[rid][1].append(item)
-            self._queued += 1
+                for item in items:
+                    item.future.cancel()
+                return [item.future for item in items]
+            self._queues[rid][1].extend(items)
+            self._queued += len(items)
             self._cond.notify_all()
-        return item.future
+        return [item.future for item in items]
 
     def close_request(self, rid: int) -> None:
         """Forget a request; its windows still queued are cancelled, not run."""
         with self._cond:
             entry = self._queues.pop(rid, None)
+            self._remaining.pop(rid, None)
             if entry is None:
                 return
             for item in entry[1]:
@@ -107,6 +120,7 @@ class Batcher:
                 if not ready:
                     self._cond.wait()
                     continue
+                ready.sort(key=lambda entry: self._remaining.get(entry[0], 0))
                 key = ready[0][1][0]
                 oldest = min(q[1][0].queued_at for _rid, q in ready if q[0] == key)
                 available = sum(len(q[1]) for _rid, q in ready if q[0] == key)
@@ -114,20 +128,31 @@ class Batcher:
                 if available < self.max_batch and wait > 0:
                     self._cond.wait(timeout=wait)
                     continue
-                batch: list[_Item] = []
-                while len(batch) < self.max_batch:
-                    took = False
-                    for rid, (k, queue) in list(self._queues.items()):
-                        if k == key and queue and len(batch) < self.max_batch:
-                            batch.append(queue.popleft())
-                            took = True
-                            self._queues.move_to_end(rid)  # next turn starts elsewhere
-                    if not took:
-                        break
+                batch = self._fill(key)
                 self._queued -= len(batch)
                 self._cond.notify_all()
                 return key, batch
             return None
+
+    def _fill(self, key: Hashable) -> list[_Item]:
+        """Shortest-remaining-first; short requests' windows are not mixed with long ones."""
+        order = sorted(
+            (rid for rid, (k, q) in self._queues.items() if k == key and q),
+            key=lambda rid: self._remaining.get(rid, 0),
+        )
+        short = [rid for rid in order if self._remaining.get(rid, 0) <= self.max_batch]
+        batch: list[_Item] = []
+        for rid in short or order:
+            queue = self._queues[rid][1]
+            while queue and len(batch) < self.max_batch:
+                batch.append(queue.popleft())
+                self._remaining[rid] = self._remaining.get(rid, 1) - 1
+            if len(batch) >= self.max_batch:
+                break
+        if not short:
+            for rid in order:  # long requests rotate for the next turn
+                self._queues.move_to_end(rid)
+        return batch
 
     def _loop(self) -> None:
         while (taken := self._take()) is not None:

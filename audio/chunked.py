@@ -9,6 +9,7 @@ window's spans onto the file's timeline.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Hashable, Iterator, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from audio.batcher import Batcher
+from audio.constants import SAMPLE_RATE
 from audio.errors import ClientDisconnected
 from audio.stt import TranscriptStream, _clean
 from audio.types import Samples, SttOptions
@@ -50,11 +52,8 @@ class ChunkedEngine:
     """One model's chunked decoder and its batcher (one inference thread)."""
 
     def __init__(self, model: Any, vad: SileroVad, max_batch: int = 8, max_wait: float = 0.02):
-        from faster_whisper.transcribe import BatchedInferencePipeline
-
         self.model = model
         self.vad = vad
-        self._pipeline = BatchedInferencePipeline(model)
         self.batcher = Batcher(self._run_batch, max_batch=max_batch, max_wait=max_wait)
         self._tokenizers: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
@@ -75,32 +74,47 @@ class ChunkedEngine:
                 )  # fmt: skip
             return self._tokenizers[key]
 
-    def _options(self, opts: SttOptions, tokenizer: Any) -> Any:
-        from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
-
-        return TranscriptionOptions(
-            beam_size=opts.beam_size, best_of=5, patience=1.0, length_penalty=1.0,
-            repetition_penalty=1.0, no_repeat_ngram_size=0,
-            log_prob_threshold=LOG_PROB_THRESHOLD, no_speech_threshold=NO_SPEECH_THRESHOLD,
-            compression_ratio_threshold=2.4, condition_on_previous_text=False,
-            prompt_reset_on_temperature=0.5, temperatures=[opts.temperature],
-            initial_prompt=opts.prompt, prefix=None, suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]), without_timestamps=True,
-            max_initial_timestamp=0.0, word_timestamps=True,
-            prepend_punctuations=PUNCTUATION_BEFORE, append_punctuations=PUNCTUATION_AFTER,
-            multilingual=False, max_new_tokens=None, clip_timestamps="0",
-            hallucination_silence_threshold=None, hotwords=None,
-        )  # fmt: skip
-
     def _run_batch(self, key: Hashable, payloads: Sequence[_WindowInput]) -> list[Any]:
+        """Encode once; detect each window's language from that encoding if needed;
+        decode all windows in one beam search; align words only when times are needed."""
+        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
         assert isinstance(key, tuple)
-        opts, language = key
-        tokenizer = self._tokenizer(opts.task, language)
-        options = self._options(opts, tokenizer)
-        features = np.stack([p.features for p in payloads])
-        metadata = [{"offset": 0.0, "duration": p.duration, "segments": []} for p in payloads]
-        self._pipeline.last_speech_timestamp = 0.0
-        return list(self._pipeline.forward(features, tokenizer, metadata, options))
+        opts, language, align = key
+        encoded = self.model.encode(np.stack([p.features for p in payloads]))
+        if language is None and self.model.model.is_multilingual:
+            languages = [
+                str(pairs[0][0])[2:-2] for pairs in self.model.model.detect_language(encoded)
+            ]
+        else:
+            languages = [language or "en"] * len(payloads)
+        tokenizers = [self._tokenizer(opts.task, lang) for lang in languages]
+        previous = tokenizers[0].encode(" " + opts.prompt.strip()) if opts.prompt else []
+        prompts = [self.model.get_prompt(t, previous, without_timestamps=True) for t in tokenizers]
+        results = self.model.model.generate(
+            encoded, prompts, beam_size=opts.beam_size, patience=1.0, length_penalty=1.0,
+            max_length=self.model.max_length, suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]), return_scores=True,
+            return_no_speech_prob=True, sampling_temperature=opts.temperature,
+        )  # fmt: skip
+        outputs = []
+        for payload, result, tokenizer, lang in zip(
+            payloads, results, tokenizers, languages, strict=True
+        ):
+            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+            text = tokenizer.decode(tokens)
+            outputs.append([{
+                "text": text, "tokens": tokens, "start": 0.0, "end": payload.duration,
+                "avg_logprob": result.scores[0] * len(tokens) / (len(tokens) + 1),
+                "no_speech_prob": result.no_speech_prob, "seek": 0, "language": lang,
+                "compression_ratio": get_compression_ratio(text),
+            }])  # fmt: skip
+        if align:
+            sizes = [int(np.ceil(p.duration) * self.model.frames_per_second) for p in payloads]
+            self.model.add_word_timestamps(
+                outputs, tokenizers[0], encoded, sizes, PUNCTUATION_BEFORE, PUNCTUATION_AFTER, 0.0
+            )
+        return outputs
 
     # -- the request side (a pool worker) ---------------------------------------
     def _features(self, audio: Samples) -> np.ndarray:
@@ -108,54 +122,53 @@ class ChunkedEngine:
 
         return np.asarray(pad_or_trim(self.model.feature_extractor(audio)[..., :-1]))
 
-    def _language(self, opts: SttOptions, first: _WindowInput | None) -> str:
-        if opts.language:
-            return opts.language
-        if not self.model.model.is_multilingual or first is None:
-            return "en"
-        language, _prob, _all = self.model.detect_language(features=first.features)
-        return str(language)
-
     def stream(
         self, audio: Samples, opts: SttOptions, cancel: threading.Event | None = None
     ) -> TranscriptStream:
+        """Start decoding; returns once the first window (and so the language) is known."""
         windows = segment(audio, self.vad.probabilities(audio), opts.vad or VadOptions())
-        first = _WindowInput(self._features(windows[0].audio(audio)), windows[0].seconds) \
-            if windows else None  # fmt: skip
-        language = self._language(opts, first)
-        duration = audio.shape[0] / 16000
-        decode_key = (replace(opts, vad=None, algorithm="chunked", word_timestamps=False), language)
-        raw = self._decode(audio, windows, first, decode_key, cancel)
-        segments = _clean(raw, duration)
+        align = opts.word_timestamps or opts.segment_timestamps
+        key = (replace(opts, vad=None, algorithm="chunked", word_timestamps=False,
+                       segment_timestamps=False), opts.language, align)  # fmt: skip
+        found: list[str] = []
+        raw = self._decode(audio, windows, key, found, cancel)
+        first = next(raw, None)  # blocks until the first window is decoded
+        language = found[0] if found else (opts.language or "en")
+        duration = audio.shape[0] / SAMPLE_RATE
+        segments = _clean(itertools.chain([first] if first is not None else [], raw), duration)
         if not opts.word_timestamps:
             segments = (replace(s, words=()) for s in segments)
         return TranscriptStream(opts.task, language, duration, segments)
 
     def _decode(
-        self, audio: Samples, windows: list[Window], first: _WindowInput | None,
-        key: Hashable, cancel: threading.Event | None,
+        self, audio: Samples, windows: list[Window], key: Hashable, found: list[str],
+        cancel: threading.Event | None,
     ) -> Iterator[Any]:  # fmt: skip
+        """Submit windows a batch's worth at a time (so batches start full), keeping one
+        batch queued ahead while the previous one decodes; yield segments in order."""
         if not windows:
             return
-        rid = self.batcher.open(key)
+        rid = self.batcher.open(key, len(windows))
+        group = self.batcher.max_batch
         in_flight: deque[tuple[Window, Future[Any]]] = deque()
         try:
-            for index, window in enumerate(windows):
+            for first in range(0, len(windows), group):
                 if cancel is not None and cancel.is_set():
                     raise ClientDisconnected
-                payload = first if index == 0 and first is not None else _WindowInput(
-                    self._features(window.audio(audio)), window.seconds)  # fmt: skip
-                in_flight.append((window, self.batcher.submit(rid, payload)))
-                while len(in_flight) >= self.batcher.max_batch:
-                    yield from self._collect(*in_flight.popleft(), cancel)
+                batch = windows[first : first + group]
+                payloads = [_WindowInput(self._features(w.audio(audio)), w.seconds) for w in batch]
+                futures = self.batcher.submit_many(rid, payloads)
+                in_flight.extend(zip(batch, futures, strict=True))
+                while len(in_flight) > group:
+                    yield from self._collect(*in_flight.popleft(), found, cancel)
             while in_flight:
-                yield from self._collect(*in_flight.popleft(), cancel)
+                yield from self._collect(*in_flight.popleft(), found, cancel)
         finally:
             self.batcher.close_request(rid)
 
     @staticmethod
     def _collect(
-        window: Window, future: Future[Any], cancel: threading.Event | None
+        window: Window, future: Future[Any], found: list[str], cancel: threading.Event | None
     ) -> Iterator[Any]:
         while True:
             if cancel is not None and cancel.is_set():
@@ -168,6 +181,8 @@ class ChunkedEngine:
             except CancelledError as exc:
                 raise ClientDisconnected from exc
         for sub in result:
+            if not found:
+                found.append(sub["language"])
             silent = sub["no_speech_prob"] > NO_SPEECH_THRESHOLD
             if silent and sub["avg_logprob"] < LOG_PROB_THRESHOLD:
                 continue
@@ -211,5 +226,5 @@ def _sentences(window: Window, sub: dict[str, Any]) -> Iterator[Any]:
 def _sentence_done(group: list[Any]) -> bool:
     if not group:
         return False
-    ends_sentence = group[-1].word.rstrip().endswith(SENTENCE_END)
-    return ends_sentence or group[-1].end - group[0].start >= MAX_SEGMENT_SECONDS
+    ends_sentence = bool(group[-1].word.rstrip().endswith(SENTENCE_END))
+    return ends_sentence or float(group[-1].end - group[0].start) >= MAX_SEGMENT_SECONDS

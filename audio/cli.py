@@ -12,7 +12,6 @@ from audio.errors import ServiceError
 from audio.formats import RESPONSE_FORMATS, render
 from audio.registry import ModelRegistry
 from audio.settings import Settings
-from audio.stt import WhisperEngine
 from audio.types import SttOptions
 
 
@@ -28,22 +27,30 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
-    from audio.decode import decode_audio
+    from audio.service import SttService
+    from audio.workers import InferencePool
+    from segmenter.vad import SileroVad
 
     registry = ModelRegistry(settings.stt)
+    service = SttService(settings, registry, InferencePool(1, 0), SileroVad())
     model_id = args.model or settings.stt.default_model
     resolved = registry.resolve(model_id)
     if resolved.served != registry.canonical(model_id):
         print(f"note: {model_id} is not installed; using {resolved.served}", file=sys.stderr)
-    samples = decode_audio(args.file, max_seconds=settings.limits.max_duration_seconds)
     options = SttOptions(
         task="translate" if args.translate else "transcribe",
         language=args.language,
         word_timestamps=args.format == "verbose_json",
+        segment_timestamps=args.format in ("verbose_json", "srt", "vtt"),
         beam_size=settings.stt.beam_size,
         vad_filter=settings.stt.vad_filter,
+        algorithm=args.algorithm or settings.stt.algorithm,
+        vad=service.default_vad(),
     )
-    transcript = WhisperEngine(registry.get(resolved.served)).transcribe(samples, options)
+    try:
+        transcript = service.transcribe_now(args.file, resolved.served, options)
+    finally:
+        service.close()
     granularities = frozenset({"segment", "word"}) if args.format == "verbose_json" else frozenset()
     rendered = render(transcript, args.format, granularities, "cli")
     if rendered.json is not None:
@@ -131,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--language")
     tr.add_argument("--format", choices=RESPONSE_FORMATS, default="text")
     tr.add_argument("--translate", action="store_true", help="translate into English")
+    tr.add_argument("--algorithm", choices=["chunked", "sequential"])
     tr.set_defaults(func=_transcribe)
 
     models = sub.add_parser("models", help="list or pull STT models")
@@ -156,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure against control runs; append to BENCHMARKS.md")
     bench.add_argument("what", nargs="?", choices=["stt", "tts"], default="stt")
     bench.add_argument("--output", default="BENCHMARKS.md", help="Markdown file to append to")
-    bench.add_argument("--repeat", type=int, default=1)
+    bench.add_argument("--hour", action="store_true", help="stt: add the one-hour memory run")
     bench.set_defaults(func=_bench)
     return parser
 

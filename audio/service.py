@@ -68,10 +68,12 @@ class SttService:
         cancel: threading.Event | None = None,
     ) -> Transcript:  # fmt: skip
         """Blocking: decode, load (once) and transcribe. Call from a worker thread."""
-        samples = decode_audio(media, max_seconds=self.settings.limits.max_duration_seconds)
-        if options.algorithm == "chunked":
-            engine = self.chunked_engine(model_id)
-            return engine.stream(samples, options, cancel).collect()
+        chunked = options.algorithm == "chunked"
+        samples = decode_audio(
+            media, max_seconds=self.settings.limits.max_duration_seconds, compact=chunked
+        )
+        if chunked:
+            return self.chunked_engine(model_id).stream(samples, options, cancel).collect()
         return WhisperEngine(self.registry.get(model_id)).transcribe(samples, options)
 
     async def transcribe(

@@ -29,6 +29,9 @@ class SttOptions:
     """0 starts Whisper's fallback ladder at 0; above 0 samples at that temperature only."""
     word_timestamps: bool = False
     """Compute per-word times (cross-attention alignment)."""
+    segment_timestamps: bool = True
+    """Whether segment times matter (verbose_json, srt, vtt); json/text skip the
+    chunked engine's word alignment, which is where its segment times come from."""
     beam_size: int = 5
     """Beam width for temperature-0 decoding."""
     vad_filter: bool = True

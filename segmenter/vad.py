@@ -18,6 +18,7 @@ from segmenter.constants import CONTEXT_SAMPLES, FRAME_SAMPLES
 BLOCK_FRAMES = 2048
 """Frames per ONNX call (about 65 s of audio)."""
 STATE_SHAPE = (1, 1, 128)
+INT16_SCALE = 32768.0
 
 
 def default_model_path() -> Path:
@@ -62,8 +63,12 @@ class SileroVad:
         )
         self._lock = threading.Lock()
 
-    def probabilities(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """One probability per FRAME_SAMPLES frame (the last frame zero-padded)."""
+    def probabilities(self, audio: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
+        """One probability per FRAME_SAMPLES frame (the last frame zero-padded).
+
+        `audio` is float32 in [-1, 1] or int16 (scaled here, a block at a time).
+        """
+        scale = INT16_SCALE if audio.dtype == np.int16 else 1.0
         frames = -(-audio.shape[0] // FRAME_SAMPLES)
         out = np.zeros(frames, np.float32)
         h = np.zeros(STATE_SHAPE, np.float32)
@@ -74,6 +79,8 @@ class SileroVad:
             block = np.zeros((last - first) * FRAME_SAMPLES, np.float32)
             chunk = audio[first * FRAME_SAMPLES : last * FRAME_SAMPLES]
             block[: chunk.shape[0]] = chunk
+            if scale != 1.0:
+                block /= scale
             block = block.reshape(-1, FRAME_SAMPLES)
             context = np.concatenate([previous[None, :], block[:-1, -CONTEXT_SAMPLES:]])
             batch = np.concatenate([context, block], axis=1)

@@ -45,11 +45,16 @@ class Window:
         """File time where the window's audio ends."""
         return self.spans[-1][1] / SAMPLE_RATE
 
-    def audio(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    def audio(self, samples: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
+        """The window's samples as float32 (int16 input is scaled to [-1, 1))."""
         if len(self.spans) == 1:
             start, end = self.spans[0]
-            return samples[start:end]
-        return np.concatenate([samples[s:e] for s, e in self.spans])
+            piece = samples[start:end]
+        else:
+            piece = np.concatenate([samples[s:e] for s, e in self.spans])
+        if piece.dtype == np.int16:
+            return (piece.astype(np.float32) / 32768.0).astype(np.float32)
+        return piece.astype(np.float32, copy=False)
 
     def to_file_time(self, seconds: float) -> float:
         """Map a time inside the window (seconds from its start) to the file's timeline."""
@@ -96,7 +101,7 @@ def speech_regions(probs: npt.NDArray[np.float32], total: int, opts: VadOptions)
     return spans
 
 
-def _quietest_cut(samples: npt.NDArray[np.float32], lo: int, hi: int) -> int:
+def _quietest_cut(samples: npt.NDArray[np.generic], lo: int, hi: int) -> int:
     """Sample index of the lowest-energy 32-ms frame within [lo, hi)."""
     first, last = lo // FRAME_SAMPLES, max(lo // FRAME_SAMPLES + 1, hi // FRAME_SAMPLES)
     frames = samples[first * FRAME_SAMPLES : last * FRAME_SAMPLES]
@@ -112,7 +117,7 @@ PREFERRED_CUT_SECONDS = 20.0
 """Cuts inside long speech are searched from here to the window's end (fewer windows)."""
 
 
-def split_long(spans: list[Span], samples: npt.NDArray[np.float32]) -> list[Span]:
+def split_long(spans: list[Span], samples: npt.NDArray[np.generic]) -> list[Span]:
     """Cut spans longer than a window at their quietest point; pieces >= 10 s."""
     max_len = int(MAX_WINDOW_SECONDS * SAMPLE_RATE)
     min_len = int(MIN_WINDOW_SECONDS * SAMPLE_RATE)
@@ -129,7 +134,7 @@ def split_long(spans: list[Span], samples: npt.NDArray[np.float32]) -> list[Span
     return out
 
 
-def plan_windows(spans: list[Span], samples: npt.NDArray[np.float32]) -> list[Window]:
+def plan_windows(spans: list[Span], samples: npt.NDArray[np.generic]) -> list[Window]:
     """Pack consecutive spans into windows of at most 30 s (gaps dropped)."""
     max_len = int(MAX_WINDOW_SECONDS * SAMPLE_RATE)
     windows: list[Window] = []
@@ -148,7 +153,7 @@ def plan_windows(spans: list[Span], samples: npt.NDArray[np.float32]) -> list[Wi
 
 
 def segment(
-    samples: npt.NDArray[np.float32], probs: npt.NDArray[np.float32], opts: VadOptions
+    samples: npt.NDArray[np.generic], probs: npt.NDArray[np.float32], opts: VadOptions
 ) -> list[Window]:
     """VAD probabilities + audio -> windows."""
     return plan_windows(speech_regions(probs, samples.shape[0], opts), samples)

@@ -60,6 +60,7 @@ class TranscriptionRequest:
             prompt=self.prompt,
             temperature=self.temperature,
             word_timestamps="word" in self.granularities,
+            segment_timestamps=self.response_format in ("verbose_json", "srt", "vtt"),
             beam_size=beam_size,
             vad_filter=vad_filter,
             algorithm=self.algorithm or algorithm,

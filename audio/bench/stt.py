@@ -1,38 +1,44 @@
-"""`speech-pipeline bench stt`: our paths against stock faster-whisper, same process, same audio.
+"""`speech-pipeline bench stt`: our long-form paths against stock faster-whisper.
 
-Every figure is a ratio against the control run (a): stock
-`faster_whisper.WhisperModel.transcribe`, same weights, compute type, threads
-and beam. Results are appended to BENCHMARKS.md with the command, machine and
-date; raw numbers go to bench-out/ (not committed).
+Same process, same model object, same audio, beam 5 everywhere:
+(a) stock `WhisperModel.transcribe` (sequential, the control),
+(b) stock `BatchedInferencePipeline`, (c) our chunked and sequential engines,
+(d) the HTTP service under concurrent clients. `--hour` adds the one-hour file's
+memory measurement (slow).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
-import resource
+import statistics
+import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from audio.bench.report import OUT_DIR, ROOT, heading, publish
+import httpx
+import numpy as np
+
+from audio.bench.corpus import Clip, first_seconds, long_form, render_paragraphs
+from audio.bench.report import OUT_DIR, heading, publish
+from audio.bench.server import serving
 from audio.constants import SAMPLE_RATE
-from audio.decode import decode_audio
+from audio.encode import encode_whole
 from audio.registry import ModelRegistry
+from audio.service import SttService
 from audio.settings import Settings
 from audio.stt import WhisperEngine
 from audio.types import Samples, SttOptions
+from audio.workers import InferencePool
+from segmenter.vad import SileroVad
 
-
-@dataclass(frozen=True)
-class Clip:
-    name: str
-    """File name."""
-    samples: Samples
-    """Decoded audio."""
-    reference: str | None
-    """Reference transcript, when known."""
+LONG_SECONDS = 300.0
+BATCH_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -40,11 +46,8 @@ class Row:
     path: str
     """Which code path ran."""
     audio_seconds: float
-    """Total audio transcribed."""
     wall_seconds: float
-    """Wall time for all clips."""
-    wer: float | None
-    """Mean WER over clips with references."""
+    wer: float
 
     @property
     def rtfx(self) -> float:
@@ -52,7 +55,9 @@ class Row:
 
 
 def _norm(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", " ", text.lower().replace("/", " ")).split()
+    import re
+
+    return re.sub(r"[^\w\s']", " ", text.lower()).split()
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
@@ -66,84 +71,193 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return prev[-1] / max(1, len(ref))
 
 
-def load_clips() -> list[Clip]:
-    refs = json.loads((ROOT / "samples" / "references.json").read_text())
-    clips = [
-        Clip(name, decode_audio(str(ROOT / "samples" / name)), meta["text"])
-        for name, meta in refs.items()
-        if meta["language"] == "en"
+def _timed(name: str, clip: Clip, run: Callable[[Samples], str]) -> Row:
+    started = time.perf_counter()
+    text = run(clip.samples)
+    wall = time.perf_counter() - started
+    row = Row(name, clip.seconds, wall, word_error_rate(clip.reference, text))
+    print(f"{name}: {wall:.1f} s, RTFx {row.rtfx:.1f}, WER {row.wer:.3f}", file=sys.stderr)
+    return row
+
+
+def _engine_rows(settings: Settings, clip: Clip) -> tuple[list[Row], SttService]:
+    from faster_whisper import BatchedInferencePipeline
+
+    registry = ModelRegistry(settings.stt)
+    service = SttService(settings, registry, InferencePool(1, 0), SileroVad())
+    model_id = settings.stt.default_model
+    model = registry.get(model_id)
+    beam = settings.stt.beam_size
+    batched = BatchedInferencePipeline(model)
+    chunked = service.chunked_engine(model_id)
+
+    def stock(samples: Samples) -> str:
+        return "".join(s.text for s in model.transcribe(samples, beam_size=beam)[0])
+
+    def stock_batched(samples: Samples) -> str:
+        segments, _ = batched.transcribe(samples, beam_size=beam, batch_size=BATCH_SIZE)
+        return "".join(s.text for s in segments)
+
+    ours_chunked = SttOptions(beam_size=beam, algorithm="chunked")
+    ours_sequential = SttOptions(beam_size=beam, vad_filter=settings.stt.vad_filter)
+    rows = [
+        _timed("(a) stock WhisperModel.transcribe (sequential)", clip, stock),
+        _timed(f"(b) stock BatchedInferencePipeline, batch {BATCH_SIZE}", clip, stock_batched),
+        _timed("(c) ours, chunked", clip, lambda s: chunked.stream(s, ours_chunked).collect().text),
+        _timed(
+            "(c) ours, sequential",
+            clip,
+            lambda s: WhisperEngine(model).transcribe(s, ours_sequential).text,
+        ),
     ]
-    shared = ROOT.parent / "shared" / "samples" / "jfk.flac"
-    if shared.is_file():
-        jfk = (
-            "And so, my fellow Americans, ask not what your country can do for you, "
-            "ask what you can do for your country."
-        )
-        clips.append(Clip("jfk.flac", decode_audio(str(shared)), jfk))
-    return clips
+    return rows, service
 
 
-def _timed(name: str, clips: list[Clip], run: Callable[[Samples], str], repeat: int) -> Row:
-    best = float("inf")
-    texts: list[str] = []
-    for _ in range(repeat):
+def _wav(samples: Samples) -> bytes:
+    return encode_whole([(samples, SAMPLE_RATE)], "wav", SAMPLE_RATE)
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    sequential_total: float
+    """8 clips one after another, seconds."""
+    concurrent_total: float
+    """The same 8 sent together, seconds."""
+    concurrent_p50: float
+    concurrent_p95: float
+    short_solo: float
+    """Median latency of a 5-s request on an idle server."""
+    short_under_load: float
+    """Latency of the same request while a 5-minute file is being transcribed."""
+
+
+def _post(client: httpx.Client, body: bytes) -> float:
+    started = time.perf_counter()
+    client.post("/v1/audio/transcriptions", data={"model": "whisper-base"},
+                files={"file": ("a.wav", body, "audio/wav")}).raise_for_status()  # fmt: skip
+    return time.perf_counter() - started
+
+
+def _http(settings: Settings, clips: list[Clip], long: Clip) -> HttpResult:
+    eight = [_wav(first_seconds(c, 8.0)) for c in clips[:8]]
+    short = _wav(first_seconds(clips[0], 5.0))
+    long_wav = _wav(first_seconds(long, 300.0))
+    with serving(settings) as url, httpx.Client(base_url=url, timeout=600) as client:
+        _post(client, short)  # load the model
         started = time.perf_counter()
-        texts = [run(c.samples) for c in clips]
-        best = min(best, time.perf_counter() - started)
-    wers = [
-        word_error_rate(c.reference, t) for c, t in zip(clips, texts, strict=True) if c.reference
-    ]
-    audio = sum(c.samples.shape[0] for c in clips) / SAMPLE_RATE
-    return Row(name, audio, best, sum(wers) / len(wers) if wers else None)
+        for body in eight:
+            _post(client, body)
+        sequential = time.perf_counter() - started
+        with ThreadPoolExecutor(8) as pool:
+            started = time.perf_counter()
+            latencies = list(pool.map(lambda b: _post(client, b), eight))
+            concurrent = time.perf_counter() - started
+        solo = statistics.median(_post(client, short) for _ in range(3))
+        with ThreadPoolExecutor(1) as pool:
+            background = pool.submit(_post, client, long_wav)
+            time.sleep(2.0)
+            loaded = _post(client, short)
+            background.result()
+    return HttpResult(sequential, concurrent, _pct(latencies, 50), _pct(latencies, 95), solo,
+                      loaded)  # fmt: skip
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _hour(settings: Settings, clips: list[Clip]) -> tuple[float, float, float, float]:
+    """(idle RSS MB, peak RSS MB during the hour, seconds taken, WER) over HTTP."""
+    hour = long_form(clips, 3600.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "hour.mp3"
+        path.write_bytes(encode_whole([(hour.samples, SAMPLE_RATE)], "mp3", SAMPLE_RATE))
+        reference = hour.reference
+        del hour  # the client's copy must not count as the server's memory
+        settings = settings.model_copy(deep=True)
+        settings.limits.max_upload_bytes = 200_000_000
+        with serving(settings) as url, httpx.Client(base_url=url, timeout=3600) as client:
+            _post(client, _wav(first_seconds(clips[0], 5.0)))
+            idle = _rss_mb()
+            peak = idle
+            stop = threading.Event()
+
+            def sample() -> None:
+                nonlocal peak
+                while not stop.wait(0.05):
+                    peak = max(peak, _rss_mb())
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            started = time.perf_counter()
+            with path.open("rb") as fh:
+                response = client.post("/v1/audio/transcriptions", data={"model": "whisper-base"},
+                                       files={"file": ("hour.mp3", fh, "audio/mpeg")})  # fmt: skip
+            took = time.perf_counter() - started
+            stop.set()
+            sampler.join()
+        response.raise_for_status()
+        return idle, peak, took, word_error_rate(reference, response.json()["text"])
 
 
 def run_stt_bench(settings: Settings, args: argparse.Namespace) -> int:
-    registry = ModelRegistry(settings.stt)
-    model_id = settings.stt.default_model
-    model = registry.get(model_id)
-    clips = load_clips()
-    beam = settings.stt.beam_size
-
-    def stock(samples: Samples) -> str:
-        segments, _ = model.transcribe(samples, beam_size=beam)
-        return "".join(s.text for s in segments)
-
-    engine = WhisperEngine(model)
-    options = SttOptions(beam_size=beam, vad_filter=settings.stt.vad_filter)
-    rows = [
-        _timed("(a) stock faster-whisper transcribe", clips, stock, args.repeat),
-        _timed(
-            "(c) speech-pipeline engine",
-            clips,
-            lambda s: engine.transcribe(s, options).text,
-            args.repeat,
-        ),
-    ]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report = _markdown(rows, clips, model_id, settings, peak_mb)
+    clips = render_paragraphs()
+    long = long_form(clips, LONG_SECONDS)
+    rows, service = _engine_rows(settings, long)
+    service.close()
+    http = _http(settings, clips, long)
+    hour = _hour(settings, clips) if args.hour else None
     OUT_DIR.mkdir(exist_ok=True)
-    (OUT_DIR / "stt.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
-    publish(report, args.output)
+    raw = {"rows": [asdict(r) for r in rows], "http": asdict(http), "hour": hour}
+    (OUT_DIR / "stt.json").write_text(json.dumps(raw, indent=2))
+    publish(_markdown(rows, http, hour, long, settings), args.output)
     return 0
 
 
 def _markdown(
-    rows: list[Row], clips: list[Clip], model_id: str, settings: Settings, peak_mb: float
-) -> str:
+    rows: list[Row], http: HttpResult, hour: tuple[float, float, float, float] | None,
+    long: Clip, settings: Settings,
+) -> str:  # fmt: skip
     control = rows[0]
     lines = heading("speech-to-text")
     lines += [
-        f"Model `{model_id}` ({settings.stt.compute_type}, device {settings.stt.device}), beam "
-        f"{settings.stt.beam_size}. Clips: {', '.join(c.name for c in clips)}. "
-        f"Peak RSS {peak_mb:.0f} MB. Wall time is the best of the repeats.",
+        f"Model `{settings.stt.default_model}` ({settings.stt.compute_type}, "
+        f"{settings.stt.device}), beam {settings.stt.beam_size} everywhere. Long-form set: "
+        f"{long.seconds:.0f} s of generated English speech (8 fixed paragraphs, 4 voices, "
+        "repeated), reference = the text.",
         "",
-        "| path | audio s | wall s | RTFx | ratio to (a) | mean WER |",
+        "| path | audio s | wall s | RTFx | throughput vs (a) | WER |",
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
-        wer = "n/a" if row.wer is None else f"{row.wer:.3f}"
         lines.append(
-            f"| {row.path} | {row.audio_seconds:.1f} | {row.wall_seconds:.2f} | "
-            f"{row.rtfx:.1f} | {row.rtfx / control.rtfx:.2f}x | {wer} |"
+            f"| {row.path} | {row.audio_seconds:.0f} | {row.wall_seconds:.1f} | "
+            f"{row.rtfx:.1f} | {row.rtfx / control.rtfx:.2f}x | {row.wer:.3f} |"
         )
+    lines += [
+        "",
+        "(d) HTTP service on loopback, default settings (chunked):",
+        "",
+        f"- 8 different 8-s clips one by one: {http.sequential_total:.2f} s; all 8 at once: "
+        f"{http.concurrent_total:.2f} s (p50 {http.concurrent_p50:.2f} s, p95 "
+        f"{http.concurrent_p95:.2f} s) — **{http.sequential_total / http.concurrent_total:.2f}x** "
+        "faster in total.",
+        f"- A 5-s request: {http.short_solo:.2f} s alone (median of 3); "
+        f"{http.short_under_load:.2f} s while a 5-minute file is being transcribed "
+        f"(**{http.short_under_load / http.short_solo:.2f}x** its solo latency).",
+    ]
+    if hour is not None:
+        idle, peak, took, wer = hour
+        lines += [
+            f"- One hour of speech (mp3 upload): {took:.0f} s (RTFx {3600 / took:.1f}), WER "
+            f"{wer:.3f}; RSS idle {idle:.0f} MB, peak {peak:.0f} MB: **+{peak - idle:.0f} MB**.",
+        ]
     return "\n".join(lines)

@@ -1,0 +1,124 @@
+"""Chunked and sequential long-form through the service: silence, boundaries,
+batching across requests, options from the SDKs, and cancellation."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import openai
+import pytest
+
+from audio.decode import decode_audio
+
+from .helpers import MIT_REFERENCE, SAMPLES, live_server, wav_bytes, wer
+
+RATE = 16000
+
+
+def _transcribe(url: str, data: bytes, **fields: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/audio/transcriptions",
+        data={"model": "whisper-1", **fields},
+        files={"file": ("a.wav", data, "audio/wav")},
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["chunked", "sequential"])
+@pytest.mark.parametrize("kind", ["silence", "white noise"])
+def test_silence_and_noise_give_empty_text(server: str, kind: str, algorithm: str) -> None:
+    if kind == "silence":
+        audio = np.zeros(RATE * 60, np.float32)
+    else:
+        audio = (np.random.default_rng(3).standard_normal(RATE * 60) * 0.2).astype(np.float32)
+    response = _transcribe(server, wav_bytes(audio), algorithm=algorithm,
+                           response_format="verbose_json")  # fmt: skip
+    assert response.status_code == 200
+    assert response.json()["text"] == ""
+    assert response.json()["segments"] == []
+
+
+def test_word_times_monotone_across_window_boundaries(server: str, shared_samples: Path) -> None:
+    client = openai.OpenAI(api_key="x", base_url=f"{server}/v1", max_retries=0)
+    with (shared_samples / "multilingual.mp3").open("rb") as f:
+        result = client.audio.transcriptions.create(
+            file=f, model="whisper-1", response_format="verbose_json", language="en",
+            timestamp_granularities=["word", "segment"], extra_body={"algorithm": "chunked"},
+        )  # fmt: skip
+    words = result.words or []
+    assert len(words) > 100
+    assert any(w.start < 29.5 for w in words) and any(w.start > 31 for w in words)
+    for a, b in itertools.pairwise(words):
+        assert a.start <= b.start and a.end <= b.end
+    assert all(0 <= w.start <= w.end <= result.duration for w in words)
+    segments = result.segments or []
+    english = " ".join(s.text for s in segments if s.end <= 31)
+    assert wer(MIT_REFERENCE, english) <= 0.10
+
+
+def test_chunking_strategy_from_the_openai_sdk(server: str) -> None:
+    client = openai.OpenAI(api_key="x", base_url=f"{server}/v1", max_retries=0)
+    clip = (SAMPLES / "weather_en.mp3").read_bytes()
+    result = client.audio.transcriptions.create(
+        file=("w.mp3", clip), model="whisper-1",
+        chunking_strategy={"type": "server_vad", "threshold": 0.6, "silence_duration_ms": 300,
+                           "prefix_padding_ms": 100},
+    )  # fmt: skip
+    assert "umbrella" in result.text.lower()
+    with pytest.raises(openai.BadRequestError):
+        client.audio.transcriptions.create(
+            file=("w.mp3", clip), model="whisper-1",
+            chunking_strategy={"type": "server_vad", "threshold": 7},
+        )  # fmt: skip
+    with pytest.raises(openai.BadRequestError):
+        client.audio.transcriptions.create(
+            file=("w.mp3", clip), model="whisper-1", extra_body={"algorithm": "fastest"}
+        )
+
+
+def test_concurrent_clips_share_batches(make_settings) -> None:  # type: ignore[no-untyped-def]
+    clip = (SAMPLES / "hello_en.wav").read_bytes()
+    settings = make_settings(stt={"max_batch": 8, "batch_wait_ms": 300})
+    with live_server(settings) as (url, app):
+        _transcribe(url, clip)  # load the model
+        batcher = app.state.stt.chunked_engine("whisper-base").batcher
+        runs, batches = batcher.windows_run, batcher.batches_run
+        with ThreadPoolExecutor(8) as pool:
+            responses = list(pool.map(lambda _: _transcribe(url, clip), range(8)))
+        assert all("hello" in r.json()["text"].lower() for r in responses)
+        assert batcher.windows_run - runs == 8
+        assert batcher.batches_run - batches <= 3  # 8 windows in at most 3 batches
+
+
+def _long_speech(seconds: float) -> bytes:
+    clip = decode_audio(str(SAMPLES / "weather_en.mp3"))
+    gap = np.zeros(RATE, np.float32)
+    pieces = []
+    while sum(p.shape[0] for p in pieces) < seconds * RATE:
+        pieces += [clip, gap]
+    return wav_bytes(np.concatenate(pieces))
+
+
+def test_client_disconnect_frees_queued_windows(make_settings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(stt={"max_batch": 1, "batch_wait_ms": 0})
+    body = _long_speech(300)  # about 11 windows
+    with live_server(settings) as (url, app):
+        _transcribe(url, (SAMPLES / "hello_en.wav").read_bytes())
+        batcher = app.state.stt.chunked_engine("whisper-base").batcher
+        before = batcher.windows_run
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{url}/v1/audio/transcriptions", data={"model": "whisper-1"},
+                       files={"file": ("long.wav", io.BytesIO(body))}, timeout=3.0)  # fmt: skip
+        time.sleep(2.0)
+        done = batcher.windows_run - before
+        time.sleep(3.0)
+        assert batcher.windows_run - before == done  # no work after the disconnect
+        assert done < 8
+        assert batcher.pending() == 0
+        assert app.state.stt.pool.pending == 0
