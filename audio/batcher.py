@@ -8,7 +8,7 @@ queued windows.
 
 Scheduling is shortest-remaining-first: requests with the fewest windows left
 go first, and a batch that carries a short request's windows (one batch or
-less left) is not filled up with a long request's windows, so a 5-s clip is
+less in all) is not filled up with a long request's windows, so a 5-s clip is
 never stuck behind, or slowed down by, an hour-long file. Long requests share
 what is left round-robin.
 """
@@ -49,6 +49,7 @@ class Batcher:
         self.max_queued = max_queued
         self._queues: OrderedDict[int, tuple[Hashable, deque[_Item]]] = OrderedDict()
         self._remaining: dict[int, int] = {}
+        self._total: dict[int, int] = {}
         self._cond = threading.Condition()
         self._queued = 0
         self._closed = False
@@ -67,6 +68,7 @@ class Batcher:
             rid = next(self._ids)
             self._queues[rid] = (key, deque())
             self._remaining[rid] = windows
+            self._total[rid] = windows
             return rid
 
     def submit(self, rid: int, payload: Any) -> Future[Any]:
@@ -93,6 +95,7 @@ class Batcher:
         with self._cond:
             entry = self._queues.pop(rid, None)
             self._remaining.pop(rid, None)
+            self._total.pop(rid, None)
             if entry is None:
                 return
             for item in entry[1]:
@@ -140,7 +143,7 @@ class Batcher:
             (rid for rid, (k, q) in self._queues.items() if k == key and q),
             key=lambda rid: self._remaining.get(rid, 0),
         )
-        short = [rid for rid in order if self._remaining.get(rid, 0) <= self.max_batch]
+        short = [rid for rid in order if self._total.get(rid, 0) <= self.max_batch]
         batch: list[_Item] = []
         for rid in short or order:
             queue = self._queues[rid][1]

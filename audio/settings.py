@@ -107,6 +107,9 @@ class TtsSettings(BaseModel):
     """Arabic Piper voice the four Arabic voices use whenever it is installed."""
     max_input_chars: int = 10_000
     """Longest `input` (Groq's limit)."""
+    piper_noise_scale: float | None = None
+    """Piper's timbre noise; None keeps the voice's own (natural), 0 renders every
+    text bit-for-bit the same (the tests' reproducible setting)."""
 
 
 class Settings(BaseSettings):

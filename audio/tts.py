@@ -23,6 +23,7 @@ def engine_config(settings: TtsSettings) -> EngineConfig:
         piper_paths=dict(settings.piper_voices),
         arabic_rendering=settings.arabic_rendering,
         arabic_piper_voice=settings.arabic_piper_voice,
+        piper_noise_scale=settings.piper_noise_scale,
     )
 
 

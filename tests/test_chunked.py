@@ -115,10 +115,11 @@ def test_client_disconnect_frees_queued_windows(make_settings) -> None:  # type:
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{url}/v1/audio/transcriptions", data={"model": "whisper-1"},
                        files={"file": ("long.wav", io.BytesIO(body))}, timeout=3.0)  # fmt: skip
-        time.sleep(2.0)
+        time.sleep(4.0)  # the batch already running when the client left may finish
         done = batcher.windows_run - before
         time.sleep(3.0)
         assert batcher.windows_run - before == done  # no work after the disconnect
-        assert done < 8
+        assert done < 8  # of about 11 windows
+        assert batcher.windows_cancelled >= 1
         assert batcher.pending() == 0
         assert app.state.stt.pool.pending == 0

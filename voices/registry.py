@@ -42,6 +42,8 @@ class EngineConfig:
     """Default Arabic rendering (one of ARABIC_RENDERINGS), chosen by measured CER."""
     arabic_piper_voice: str | None = "ar_JO-kareem-medium"
     """Arabic Piper voice used by the Arabic voices whenever it is installed."""
+    piper_noise_scale: float | None = None
+    """Override Piper's timbre noise; 0 makes renders reproducible (benchmark corpus)."""
 
 
 def piper_repo_path(voice_id: str) -> str:
@@ -137,7 +139,11 @@ class VoiceEngines:
                 raise FileNotFoundError(
                     f"Piper voice {arg} is not installed: speech-pipeline voices pull {arg}"
                 )
-            return PiperEngine(*files, espeak_voice="ar" if kind == "piper-ar" else None)
+            return PiperEngine(
+                *files,
+                espeak_voice="ar" if kind == "piper-ar" else None,
+                noise_scale=self.config.piper_noise_scale,
+            )
         if kind == "espeak":
             from voices.engines.espeak_engine import EspeakEngine, EspeakLibrary
 

@@ -1,7 +1,7 @@
 """Reproducible benchmark audio: fixed English text rendered by the project's voices.
 
-The text is fixed, the engine deterministic in length (Piper with no duration
-noise), so every run transcribes the same speech; references are the text.
+The text is fixed and Piper runs without noise (no duration or timbre jitter),
+so every run transcribes the same speech; references are the text.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def render_paragraphs() -> list[Clip]:
     from voices.types import SpeechOptions
 
     catalog = VoiceCatalog.load()
-    synthesizer = Synthesizer(VoiceEngines(engine_config(TtsSettings())))
+    synthesizer = Synthesizer(VoiceEngines(engine_config(TtsSettings(piper_noise_scale=0.0))))
     pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), np.float32)
     clips = []
     for index, text in enumerate(PARAGRAPHS):

@@ -98,12 +98,22 @@ def _engine_rows(settings: Settings, clip: Clip) -> tuple[list[Row], SttService]
         segments, _ = batched.transcribe(samples, beam_size=beam, batch_size=BATCH_SIZE)
         return "".join(s.text for s in segments)
 
-    ours_chunked = SttOptions(beam_size=beam, algorithm="chunked")
+    ours_text = SttOptions(beam_size=beam, algorithm="chunked", segment_timestamps=False)
+    ours_timed = SttOptions(beam_size=beam, algorithm="chunked")
     ours_sequential = SttOptions(beam_size=beam, vad_filter=settings.stt.vad_filter)
     rows = [
         _timed("(a) stock WhisperModel.transcribe (sequential)", clip, stock),
         _timed(f"(b) stock BatchedInferencePipeline, batch {BATCH_SIZE}", clip, stock_batched),
-        _timed("(c) ours, chunked", clip, lambda s: chunked.stream(s, ours_chunked).collect().text),
+        _timed(
+            "(c) ours, chunked (json/text: no alignment)",
+            clip,
+            lambda s: chunked.stream(s, ours_text).collect().text,
+        ),
+        _timed(
+            "(c) ours, chunked (verbose_json/srt: sentence segments)",
+            clip,
+            lambda s: chunked.stream(s, ours_timed).collect().text,
+        ),
         _timed(
             "(c) ours, sequential",
             clip,

@@ -19,7 +19,10 @@ NOISE_W_SCALE = 0.0
 class PiperEngine:
     """One Piper voice model; `espeak_voice` overrides its phonemizer language."""
 
-    def __init__(self, model: Path, config: Path, espeak_voice: str | None = None) -> None:
+    def __init__(
+        self, model: Path, config: Path, espeak_voice: str | None = None,
+        noise_scale: float | None = None,
+    ) -> None:  # fmt: skip
         from piper import PiperVoice
 
         voice = PiperVoice.load(model, config)
@@ -31,6 +34,8 @@ class PiperEngine:
                 download_dir=voice.download_dir,
             )
         self._voice = voice
+        self._noise_scale = noise_scale
+        """None: the voice's own; 0 makes renders bit-for-bit reproducible (benchmarks)."""
 
     @property
     def sample_rate(self) -> int:
@@ -40,7 +45,9 @@ class PiperEngine:
         from piper import SynthesisConfig
 
         length_scale = min(max(1.0 / rate, MIN_LENGTH_SCALE), MAX_LENGTH_SCALE)
-        config = SynthesisConfig(length_scale=length_scale, noise_w_scale=NOISE_W_SCALE)
+        config = SynthesisConfig(
+            length_scale=length_scale, noise_w_scale=NOISE_W_SCALE, noise_scale=self._noise_scale
+        )
         chunks = [c.audio_float_array for c in self._voice.synthesize(sentence, syn_config=config)]
         if not chunks:
             return np.zeros(0, np.float32)
