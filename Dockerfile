@@ -1,8 +1,10 @@
-# CPU image of speech-pipeline with the embedded Whisper base model.
+# CPU image of speech-pipeline with the embedded Whisper base model and Piper voice.
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml README.md LICENSE THIRD_PARTY_NOTICES.md ./
 COPY audio ./audio
+COPY segmenter ./segmenter
+COPY voices ./voices
 RUN pip install --no-cache-dir . \
     && speech-pipeline models pull whisper-base
 ENV SPEECH_HOST=0.0.0.0 \

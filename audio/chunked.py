@@ -30,9 +30,13 @@ from segmenter.windows import Window, segment
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 """Whisper's rule: a window with no_speech_prob above 0.6 and avg_logprob below -1 is silence."""
+FIRST_WINDOW_SECONDS = 10.0
+"""Streaming: the first window's length cap (its text is the first delta)."""
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "؟")
 MAX_SEGMENT_SECONDS = 12.0
 """A segment without sentence punctuation is closed after this long."""
+FIRST_WINDOW_SECONDS = 10.0
+"""Streaming: the first window's length cap (its text is the first delta)."""
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "؟")
 MAX_SEGMENT_SECONDS = 12.0
 """A segment without sentence punctuation is closed after this long."""
@@ -123,15 +127,22 @@ class ChunkedEngine:
         return np.asarray(pad_or_trim(self.model.feature_extractor(audio)[..., :-1]))
 
     def stream(
-        self, audio: Samples, opts: SttOptions, cancel: threading.Event | None = None
-    ) -> TranscriptStream:
-        """Start decoding; returns once the first window (and so the language) is known."""
-        windows = segment(audio, self.vad.probabilities(audio), opts.vad or VadOptions())
+        self, audio: Samples, opts: SttOptions, cancel: threading.Event | None = None,
+        incremental: bool = False,
+    ) -> TranscriptStream:  # fmt: skip
+        """Start decoding; returns once the first window (and so the language) is known.
+
+        `incremental` (SSE): a short first window, decoded on its own, so the first
+        text arrives after a fraction of the file.
+        """
+        first_max = FIRST_WINDOW_SECONDS if incremental else None
+        probs = self.vad.probabilities(audio)
+        windows = segment(audio, probs, opts.vad or VadOptions(), first_max)
         align = opts.word_timestamps or opts.segment_timestamps
         key = (replace(opts, vad=None, algorithm="chunked", word_timestamps=False,
                        segment_timestamps=False), opts.language, align)  # fmt: skip
         found: list[str] = []
-        raw = self._decode(audio, windows, key, found, cancel)
+        raw = self._decode(audio, windows, key, found, cancel, incremental)
         first = next(raw, None)  # blocks until the first window is decoded
         language = found[0] if found else (opts.language or "en")
         duration = audio.shape[0] / SAMPLE_RATE
@@ -142,7 +153,7 @@ class ChunkedEngine:
 
     def _decode(
         self, audio: Samples, windows: list[Window], key: Hashable, found: list[str],
-        cancel: threading.Event | None,
+        cancel: threading.Event | None, incremental: bool = False,
     ) -> Iterator[Any]:  # fmt: skip
         """Submit windows a batch's worth at a time (so batches start full), keeping one
         batch queued ahead while the previous one decodes; yield segments in order."""
@@ -151,14 +162,19 @@ class ChunkedEngine:
         rid = self.batcher.open(key, len(windows))
         group = self.batcher.max_batch
         in_flight: deque[tuple[Window, Future[Any]]] = deque()
+        starts = list(range(1, len(windows), group)) if incremental else []
+        starts = [0, *starts] if incremental else list(range(0, len(windows), group))
         try:
-            for first in range(0, len(windows), group):
+            for number, first in enumerate(starts):
                 if cancel is not None and cancel.is_set():
                     raise ClientDisconnected
-                batch = windows[first : first + group]
+                end = starts[number + 1] if number + 1 < len(starts) else len(windows)
+                batch = windows[first:end]
                 payloads = [_WindowInput(self._features(w.audio(audio)), w.seconds) for w in batch]
                 futures = self.batcher.submit_many(rid, payloads)
                 in_flight.extend(zip(batch, futures, strict=True))
+                if incremental and first == 0:  # the first text goes out on its own
+                    yield from self._collect(*in_flight.popleft(), found, cancel)
                 while len(in_flight) > group:
                     yield from self._collect(*in_flight.popleft(), found, cancel)
             while in_flight:

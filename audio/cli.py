@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     voices.set_defaults(func=_voices)
 
     bench = sub.add_parser("bench", help="measure against control runs; append to BENCHMARKS.md")
-    bench.add_argument("what", nargs="?", choices=["stt", "tts"], default="stt")
+    bench.add_argument("what", nargs="?", choices=["stt", "tts", "sse"], default="stt")
     bench.add_argument("--output", default="BENCHMARKS.md", help="Markdown file to append to")
     bench.add_argument("--hour", action="store_true", help="stt: add the one-hour memory run")
     bench.set_defaults(func=_bench)

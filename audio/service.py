@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, BinaryIO
 
 from audio.chunked import ChunkedEngine
@@ -16,7 +17,7 @@ from audio.decode import decode_audio
 from audio.registry import ModelRegistry, Resolved
 from audio.settings import Settings
 from audio.stt import WhisperEngine
-from audio.types import SttOptions, Transcript
+from audio.types import Segment, SttOptions, Transcript
 from audio.workers import InferencePool
 from segmenter.vad import SileroVad, VadOptions
 
@@ -75,6 +76,31 @@ class SttService:
         if chunked:
             return self.chunked_engine(model_id).stream(samples, options, cancel).collect()
         return WhisperEngine(self.registry.get(model_id)).transcribe(samples, options)
+
+    def segments_now(
+        self, media: BinaryIO | str, model_id: str, options: SttOptions,
+        cancel: threading.Event,
+    ) -> Iterator[Segment]:  # fmt: skip
+        """Blocking generator: segments as they are decoded (SSE)."""
+        chunked = options.algorithm == "chunked"
+        samples = decode_audio(
+            media, max_seconds=self.settings.limits.max_duration_seconds, compact=chunked
+        )
+        if chunked:
+            engine = self.chunked_engine(model_id)
+            yield from engine.stream(samples, options, cancel, incremental=True).segments
+            return
+        for segment in WhisperEngine(self.registry.get(model_id)).stream(samples, options).segments:
+            if cancel.is_set():
+                return
+            yield segment
+
+    def stream(
+        self, media: BinaryIO | str, resolved: Resolved, options: SttOptions,
+        cancel: threading.Event,
+    ) -> AsyncIterator[Segment]:  # fmt: skip
+        """Segments on the event loop as each window is decoded (one worker held)."""
+        return self.pool.stream(lambda: self.segments_now(media, resolved.served, options, cancel))
 
     async def transcribe(
         self, media: BinaryIO | str, resolved: Resolved, options: SttOptions,

@@ -117,12 +117,24 @@ PREFERRED_CUT_SECONDS = 20.0
 """Cuts inside long speech are searched from here to the window's end (fewer windows)."""
 
 
-def split_long(spans: list[Span], samples: npt.NDArray[np.generic]) -> list[Span]:
-    """Cut spans longer than a window at their quietest point; pieces >= 10 s."""
+def split_long(
+    spans: list[Span], samples: npt.NDArray[np.generic], first_max_seconds: float | None = None
+) -> list[Span]:
+    """Cut spans longer than a window at their quietest point; pieces >= 10 s.
+
+    `first_max_seconds` caps the first piece (streaming: the first text arrives sooner).
+    """
     max_len = int(MAX_WINDOW_SECONDS * SAMPLE_RATE)
     min_len = int(MIN_WINDOW_SECONDS * SAMPLE_RATE)
     preferred = int(PREFERRED_CUT_SECONDS * SAMPLE_RATE)
     out: list[Span] = []
+    if first_max_seconds is not None and spans:
+        first_max = int(first_max_seconds * SAMPLE_RATE)
+        start, end = spans[0]
+        if end - start > first_max + min_len // 2:
+            cut = _quietest_cut(samples, start + first_max // 2, start + first_max)
+            out.append((start, cut))
+            spans = [(cut, end), *spans[1:]]
     for start, end in spans:
         while end - start > max_len:
             hi = min(max_len, end - start - min_len)
@@ -134,15 +146,20 @@ def split_long(spans: list[Span], samples: npt.NDArray[np.generic]) -> list[Span
     return out
 
 
-def plan_windows(spans: list[Span], samples: npt.NDArray[np.generic]) -> list[Window]:
-    """Pack consecutive spans into windows of at most 30 s (gaps dropped)."""
+def plan_windows(
+    spans: list[Span], samples: npt.NDArray[np.generic], first_max_seconds: float | None = None
+) -> list[Window]:
+    """Pack consecutive spans into windows of at most 30 s (gaps dropped); the first
+    window at most `first_max_seconds` when given."""
     max_len = int(MAX_WINDOW_SECONDS * SAMPLE_RATE)
+    first_len = int((first_max_seconds or MAX_WINDOW_SECONDS) * SAMPLE_RATE)
     windows: list[Window] = []
     current: list[Span] = []
     length = 0
-    for span in split_long(spans, samples):
+    for span in split_long(spans, samples, first_max_seconds):
         size = span[1] - span[0]
-        if current and length + size > max_len:
+        limit = first_len if not windows else max_len
+        if current and length + size > limit:
             windows.append(Window(tuple(current)))
             current, length = [], 0
         current.append(span)
@@ -153,7 +170,9 @@ def plan_windows(spans: list[Span], samples: npt.NDArray[np.generic]) -> list[Wi
 
 
 def segment(
-    samples: npt.NDArray[np.generic], probs: npt.NDArray[np.float32], opts: VadOptions
-) -> list[Window]:
+    samples: npt.NDArray[np.generic], probs: npt.NDArray[np.float32], opts: VadOptions,
+    first_max_seconds: float | None = None,
+) -> list[Window]:  # fmt: skip
     """VAD probabilities + audio -> windows."""
-    return plan_windows(speech_regions(probs, samples.shape[0], opts), samples)
+    spans = speech_regions(probs, samples.shape[0], opts)
+    return plan_windows(spans, samples, first_max_seconds)

@@ -145,7 +145,14 @@ CASES: list[Case] = [
         file=None,
         param="url",
     ),
-    Case("stream=true (SSE not yet served)", 400, fields=_model(stream="true"), param="stream"),
+    Case(
+        "stream=true with an empty file",
+        400,
+        fields=_model(stream="true"),
+        file=b"",
+        param="file",
+        message_has="valid media file",
+    ),
     Case("stream=maybe", 400, fields=_model(stream="maybe"), param="stream"),
     Case(
         "JSON body instead of a form",
@@ -159,6 +166,31 @@ CASES: list[Case] = [
 ]
 
 
+SPEECH_CASES: list[tuple[str, dict[str, object], int, str | None]] = [
+    ("empty input", {"input": ""}, 400, "input"),
+    ("whitespace-only input", {"input": "   "}, 400, "input"),
+    ("10,001 characters", {"input": "a" * 10_001}, 400, "input"),
+    ("unknown voice", {"voice": "Nobody-PlayAI"}, 400, "voice"),
+    ("English voice on the Arabic model", {"model": "playai-tts-arabic"}, 400, "voice"),
+    ("Arabic voice on the English model", {"voice": "Amira-PlayAI"}, 400, "voice"),
+    ("voice `../../etc/passwd`", {"voice": "../../etc/passwd"}, 400, "voice"),
+    ("sample_rate=12345", {"sample_rate": 12345}, 400, "sample_rate"),
+    ("speed=0", {"speed": 0}, 400, "speed"),
+    ("speed=5.5", {"speed": 5.5}, 400, "speed"),
+    ("response_format=xyz", {"response_format": "xyz"}, 400, "response_format"),
+    ("stream_format=video", {"stream_format": "video"}, 400, "stream_format"),
+    ("speed=`fast` (wrong type)", {"speed": "fast"}, 400, "speed"),
+    ("missing voice", {"voice": None}, 400, "voice"),
+    ("unknown model", {"model": "tts-9"}, 404, "model"),
+]
+
+
+def speech_case_body(fields: dict[str, object]) -> dict[str, object]:
+    body: dict[str, object] = {"model": "playai-tts", "voice": "Fritz-PlayAI", "input": "Hi."}
+    body.update(fields)
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def send(client: httpx.Client, case: Case) -> httpx.Response:
     if case.raw_body is not None:
         headers = {"content-type": case.content_type or "application/octet-stream"}
@@ -169,15 +201,25 @@ def send(client: httpx.Client, case: Case) -> httpx.Response:
     return client.post(case.path, data=case.fields, files=files)
 
 
+def _row(name: str, response: httpx.Response) -> str:
+    body = response.text.replace("|", "\\|")
+    if len(body) > 220:
+        body = body[:217] + "..."
+    return f"| {name} | {response.status_code} | `` {body} `` |"
+
+
 def markdown_table(base_url: str) -> str:
     rows = ["| input | status | error body |", "|---|---|---|"]
     with httpx.Client(base_url=base_url, timeout=120) as client:
-        for case in CASES:
-            response = send(client, case)
-            body = response.text.replace("|", "\\|")
-            if len(body) > 220:
-                body = body[:217] + "..."
-            rows.append(f"| {case.name} | {response.status_code} | `` {body} `` |")
+        rows += [_row(case.name, send(client, case)) for case in CASES]
+    return "\n".join(rows)
+
+
+def speech_markdown_table(base_url: str) -> str:
+    rows = ["| input (POST /v1/audio/speech) | status | error body |", "|---|---|---|"]
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        for name, fields, _status, _param in SPEECH_CASES:
+            rows.append(_row(name, client.post("/v1/audio/speech", json=speech_case_body(fields))))
     return "\n".join(rows)
 
 
@@ -193,3 +235,5 @@ if __name__ == "__main__":
     settings = Settings(stt=SttSettings(fallback_model="whisper-base", hub_cache_dir=tmp / "hub"))
     with live_server(settings) as (url, _app):
         print(markdown_table(url))
+        print()
+        print(speech_markdown_table(url))

@@ -21,6 +21,7 @@ import soundfile as sf
 from audio.decode import decode_audio
 from audio.encode import SPEECH_FORMATS, mulaw
 
+from .bad_inputs import SPEECH_CASES, speech_case_body
 from .fakehub import fake_hub
 from .helpers import live_server
 
@@ -140,31 +141,6 @@ def test_arabic_model_and_voice(client: httpx.Client) -> None:
     assert response.status_code == 200
     with wave.open(io.BytesIO(response.content)) as w:
         assert w.getnframes() / w.getframerate() > 3
-
-
-SPEECH_CASES: list[tuple[str, dict[str, object], int, str | None]] = [
-    ("empty input", {"input": ""}, 400, "input"),
-    ("whitespace-only input", {"input": "   "}, 400, "input"),
-    ("10,001 characters", {"input": "a" * 10_001}, 400, "input"),
-    ("unknown voice", {"voice": "Nobody-PlayAI"}, 400, "voice"),
-    ("English voice on the Arabic model", {"model": "playai-tts-arabic"}, 400, "voice"),
-    ("Arabic voice on the English model", {"voice": "Amira-PlayAI"}, 400, "voice"),
-    ("voice `../../etc/passwd`", {"voice": "../../etc/passwd"}, 400, "voice"),
-    ("sample_rate=12345", {"sample_rate": 12345}, 400, "sample_rate"),
-    ("speed=0", {"speed": 0}, 400, "speed"),
-    ("speed=5.5", {"speed": 5.5}, 400, "speed"),
-    ("response_format=xyz", {"response_format": "xyz"}, 400, "response_format"),
-    ("stream_format=video", {"stream_format": "video"}, 400, "stream_format"),
-    ("speed=`fast` (wrong type)", {"speed": "fast"}, 400, "speed"),
-    ("missing voice", {"voice": None}, 400, "voice"),
-    ("unknown model", {"model": "tts-9"}, 404, "model"),
-]
-
-
-def speech_case_body(fields: dict[str, object]) -> dict[str, object]:
-    body: dict[str, object] = {"model": "playai-tts", "voice": "Fritz-PlayAI", "input": "Hi."}
-    body.update(fields)
-    return {k: v for k, v in body.items() if v is not None}
 
 
 @pytest.mark.parametrize(("name", "fields", "status", "param"), SPEECH_CASES,

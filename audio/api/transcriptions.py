@@ -9,9 +9,10 @@ from typing import BinaryIO
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse
 
 from audio.api.deps import SettingsDep, SttDep, check_api_key, request_id
-from audio.errors import InvalidRequest, RequestTooLarge
+from audio.errors import RequestTooLarge
 from audio.fetch import FetchPolicy, fetch_url
 from audio.formats import render
 from audio.service import SttService
@@ -19,6 +20,7 @@ from audio.settings import Settings
 from audio.types import Task
 
 from .schemas import TranscriptionRequest, parse_transcription_form
+from .sse import PING_SECONDS, sse_events
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 
@@ -58,17 +60,18 @@ async def _handle(request: Request, task: Task, settings: Settings, stt: SttServ
     watcher = asyncio.create_task(_watch_disconnect(request, cancel))
     try:
         req = parse_transcription_form(form, task, stt.default_vad())
-        if req.stream:
-            raise InvalidRequest(
-                "stream=true is not supported yet; omit it for a complete response",
-                param="stream",
-            )
         resolved = stt.resolve(req.model)
         media = await _media(req, settings)
         options = req.options(
             settings.stt.beam_size, settings.stt.vad_filter, settings.stt.algorithm,
             stt.default_vad(),
         )  # fmt: skip
+        if req.stream:
+            source = stt.stream(media, resolved, options, cancel)
+            first = await anext(source, None)  # decode errors are still a proper 4xx
+            events = sse_events(first, source, cancel, request_id(request))
+            headers = {"x-served-model": resolved.served}
+            return EventSourceResponse(events, headers=headers, ping=PING_SECONDS)
         transcript = await stt.transcribe(media, resolved, options, cancel)
     finally:
         watcher.cancel()
