@@ -101,7 +101,7 @@ class TtsSettings(BaseModel):
     """Where `speech-pipeline voices pull ID` puts Piper voices."""
     piper_voices: dict[str, Path] = Field(default_factory=dict)
     """Extra Piper voices: id -> .onnx path (its .onnx.json beside it)."""
-    arabic_rendering: Literal["espeak", "piper-phonemes"] = "espeak"
+    arabic_rendering: Literal["espeak", "piper-phonemes"] = "piper-phonemes"
     """Arabic rendering when no Arabic Piper voice is installed (chosen by measured CER)."""
     arabic_piper_voice: str | None = "ar_JO-kareem-medium"
     """Arabic Piper voice the four Arabic voices use whenever it is installed."""

@@ -38,7 +38,7 @@ class EngineConfig:
     """Pulled Piper voices (`<id>.onnx` + `<id>.onnx.json`)."""
     piper_paths: dict[str, Path] = field(default_factory=dict)
     """Extra Piper voices by id -> .onnx path (its .onnx.json beside it)."""
-    arabic_rendering: str = "espeak"
+    arabic_rendering: str = "piper-phonemes"
     """Default Arabic rendering (one of ARABIC_RENDERINGS), chosen by measured CER."""
     arabic_piper_voice: str | None = "ar_JO-kareem-medium"
     """Arabic Piper voice used by the Arabic voices whenever it is installed."""

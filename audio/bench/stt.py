@@ -240,7 +240,8 @@ def _markdown(
     lines = heading("speech-to-text")
     lines += [
         f"Model `{settings.stt.default_model}` ({settings.stt.compute_type}, "
-        f"{settings.stt.device}), beam {settings.stt.beam_size} everywhere. Long-form set: "
+        f"{settings.stt.device}), beam {settings.stt.beam_size} everywhere; our paths with "
+        f"max_batch {settings.stt.max_batch}. Long-form set: "
         f"{long.seconds:.0f} s of generated English speech (8 fixed paragraphs, 4 voices, "
         "repeated), reference = the text.",
         "",
@@ -254,7 +255,7 @@ def _markdown(
         )
     lines += [
         "",
-        "(d) HTTP service on loopback, default settings (chunked):",
+        f"(d) HTTP service on loopback (chunked, max_batch {settings.stt.max_batch}):",
         "",
         f"- 8 different 8-s clips one by one: {http.sequential_total:.2f} s; all 8 at once: "
         f"{http.concurrent_total:.2f} s (p50 {http.concurrent_p50:.2f} s, p95 "
