@@ -5,22 +5,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
-import threading
-import time
 import wave
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import jiwer
 import numpy as np
-import uvicorn
 
-from audio.app import create_app
-from audio.registry import Loader, load_whisper
-from audio.settings import Settings
+from audio.bench.server import serving_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -51,31 +42,8 @@ def wer(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalise(reference), normalise(hypothesis)))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def live_server(settings: Settings, loader: Loader = load_whisper) -> Iterator[Any]:
-    """Run the real app under uvicorn on loopback in a thread; yield (url, app)."""
-    app = create_app(settings, loader=loader)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+live_server = serving_app
+"""Run the real app under uvicorn on loopback in a thread; yields (url, app)."""
 
 
 def wav_bytes(samples: np.ndarray, rate: int = 16000, channels: int = 1) -> bytes:

@@ -6,11 +6,23 @@ import datetime as dt
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT_DIR = ROOT / "bench-out"
 """Raw results (ignored by git)."""
+
+
+def error_rate(reference: Sequence[str], hypothesis: Sequence[str]) -> float:
+    """Levenshtein distance over units (words for WER, characters for CER) / reference length."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        current = [i] + [0] * len(hypothesis)
+        for j, hyp in enumerate(hypothesis, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp))
+        previous = current
+    return previous[-1] / max(1, len(reference))
 
 
 def heading(title: str) -> list[str]:

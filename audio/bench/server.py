@@ -1,4 +1,4 @@
-"""Run the real app under uvicorn on loopback for HTTP measurements."""
+"""Run the real app under uvicorn on loopback (benchmarks and tests)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from fastapi import FastAPI
 
 from audio.app import create_app
+from audio.registry import Loader, load_whisper
 from audio.settings import Settings
 
 
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """Yield the base URL of the service running in a background thread."""
+    with serving_app(settings) as (url, _app):
+        yield url
+
+
+@contextmanager
+def serving_app(settings: Settings, loader: Loader = load_whisper) -> Iterator[tuple[str, FastAPI]]:
+    """Run the real app under uvicorn on loopback in a thread; yield (url, app)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(settings, loader=loader)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -30,7 +40,7 @@ def serving(settings: Settings) -> Iterator[str]:
             raise RuntimeError("bench server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", app
     finally:
         server.should_exit = True
         thread.join(timeout=30)

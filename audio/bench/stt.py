@@ -25,7 +25,7 @@ import httpx
 import numpy as np
 
 from audio.bench.corpus import Clip, first_seconds, long_form, render_paragraphs
-from audio.bench.report import OUT_DIR, heading, publish
+from audio.bench.report import OUT_DIR, error_rate, heading, publish
 from audio.bench.server import serving
 from audio.constants import SAMPLE_RATE
 from audio.encode import encode_whole
@@ -61,14 +61,7 @@ def _norm(text: str) -> list[str]:
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = _norm(reference), _norm(hypothesis)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / max(1, len(ref))
+    return error_rate(_norm(reference), _norm(hypothesis))
 
 
 def _timed(name: str, clip: Clip, run: Callable[[Samples], str]) -> Row:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 import httpx
 import numpy as np
 
-from audio.bench.report import OUT_DIR, heading, publish
+from audio.bench.report import OUT_DIR, error_rate, heading, publish
 from audio.bench.server import serving
 from audio.constants import SAMPLE_RATE
 from audio.encode import resample
@@ -103,14 +103,7 @@ def _arabic_norm(text: str) -> str:
 
 
 def _cer(reference: str, hypothesis: str) -> float:
-    ref, hyp = _arabic_norm(reference), _arabic_norm(hypothesis)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / max(1, len(ref))
+    return error_rate(list(_arabic_norm(reference)), list(_arabic_norm(hypothesis)))
 
 
 def _arabic_cer(settings: Settings, catalog: VoiceCatalog) -> dict[str, dict[str, float]]:
