@@ -22,7 +22,7 @@ import numpy as np
 from audio.batcher import Batcher
 from audio.constants import SAMPLE_RATE
 from audio.errors import ClientDisconnected
-from audio.stt import TranscriptStream, _clean
+from audio.stt import TranscriptStream, clean_segments
 from audio.types import Samples, SttOptions
 from segmenter.vad import SileroVad, VadOptions
 from segmenter.windows import Window, segment
@@ -146,7 +146,9 @@ class ChunkedEngine:
         first = next(raw, None)  # blocks until the first window is decoded
         language = found[0] if found else (opts.language or "en")
         duration = audio.shape[0] / SAMPLE_RATE
-        segments = _clean(itertools.chain([first] if first is not None else [], raw), duration)
+        segments = clean_segments(
+            itertools.chain([first] if first is not None else [], raw), duration
+        )
         if not opts.word_timestamps:
             segments = (replace(s, words=()) for s in segments)
         return TranscriptStream(opts.task, language, duration, segments)

@@ -96,13 +96,6 @@ def decode_audio(
     return buffer.result()  # type: ignore[return-value]
 
 
-def as_float32(samples: npt.NDArray[np.generic]) -> Samples:
-    """Float32 view of decoded samples (int16 ones are scaled to [-1, 1))."""
-    if samples.dtype == np.int16:
-        return (samples.astype(np.float32) / INT16_SCALE).astype(np.float32)
-    return samples.astype(np.float32, copy=False)
-
-
 def _too_long(max_seconds: float | None) -> InvalidRequest:
     return InvalidRequest(
         f"audio is longer than the maximum duration of {max_seconds:g} seconds", param="file"

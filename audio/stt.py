@@ -60,14 +60,14 @@ class WhisperEngine:
             task=options.task,
             language=info.language,
             duration=duration,
-            segments=_clean(raw_segments, duration),
+            segments=clean_segments(raw_segments, duration),
         )
 
     def transcribe(self, audio: Samples, options: SttOptions) -> Transcript:
         return self.stream(audio, options).collect()
 
 
-def _clean(raw_segments: Any, duration: float) -> Iterator[Segment]:
+def clean_segments(raw_segments: Any, duration: float) -> Iterator[Segment]:
     """Convert faster-whisper segments; times clamped to [0, duration], never decreasing."""
     clock = _Clock(duration)
     for index, seg in enumerate(raw_segments):

@@ -9,7 +9,7 @@ import srt
 import webvtt
 
 from audio.formats import render
-from audio.stt import _clean
+from audio.stt import clean_segments
 from audio.types import Segment, Transcript
 
 
@@ -69,7 +69,7 @@ def test_times_clamped_and_monotone() -> None:
         _raw(-0.5, 2.0, [(-0.2, 0.5), (0.4, 0.3), (1.0, 2.0)]),
         _raw(1.5, 9.0, [(1.8, 2.5), (2.4, 12.0)]),
     ]
-    segments = list(_clean(raw, duration=5.0))
+    segments = list(clean_segments(raw, duration=5.0))
     words = [w for s in segments for w in s.words]
     starts = [w.start for w in words]
     ends = [w.end for w in words]
