@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, replace
 from typing import Any
@@ -184,10 +184,10 @@ class ChunkedEngine:
         finally:
             self.batcher.close_request(rid)
 
-    @staticmethod
     def _collect(
-        window: Window, future: Future[Any], found: list[str], cancel: threading.Event | None
-    ) -> Iterator[Any]:
+        self, window: Window, future: Future[Any], found: list[str],
+        cancel: threading.Event | None,
+    ) -> Iterator[Any]:  # fmt: skip
         while True:
             if cancel is not None and cancel.is_set():
                 raise ClientDisconnected
@@ -204,15 +204,19 @@ class ChunkedEngine:
             silent = sub["no_speech_prob"] > NO_SPEECH_THRESHOLD
             if silent and sub["avg_logprob"] < LOG_PROB_THRESHOLD:
                 continue
-            yield from _sentences(window, sub)
+            encode = self._tokenizer("transcribe", sub["language"]).encode
+            yield from _sentences(window, sub, encode)
 
 
-def _sentences(window: Window, sub: dict[str, Any]) -> Iterator[Any]:
+def _sentences(
+    window: Window, sub: dict[str, Any], encode: Callable[[str], list[int]]
+) -> Iterator[Any]:
     """Split a window's text into sentence segments using its word times.
 
-    Windows are decoded without timestamp tokens (as faster-whisper's batched
-    pipeline does: with them, base models drop the tail of a full 30-s window);
-    segment boundaries come from the cross-attention word alignment instead.
+    A sentence's `tokens` are its text re-encoded (the window's own tokens when the
+    window is one sentence). Windows are decoded without timestamp tokens (as
+    faster-whisper's batched pipeline does: with them, base models drop the tail of a
+    full 30-s window); segment boundaries come from the cross-attention word alignment.
     """
     from faster_whisper.transcribe import Segment as FwSegment
     from faster_whisper.transcribe import Word as FwWord
@@ -235,7 +239,7 @@ def _sentences(window: Window, sub: dict[str, Any]) -> Iterator[Any]:
             id=0, seek=int(window.start * 100),
             start=group[0].start if group else window.start,
             end=group[-1].end if group else window.end,
-            text=text, tokens=sub["tokens"] if len(groups) == 1 else [],
+            text=text, tokens=sub["tokens"] if len(groups) == 1 else encode(text),
             avg_logprob=sub["avg_logprob"], compression_ratio=sub["compression_ratio"],
             no_speech_prob=sub["no_speech_prob"], words=group, temperature=0.0,
         )  # fmt: skip
