@@ -33,12 +33,18 @@ def _below_thousand(n: int) -> str:
     return " و".join(parts)
 
 
+LARGEST = 10**12
+"""From here on a number is read digit by digit (phone numbers, ids)."""
+
+
 def arabic_number_words(n: int) -> str:
     """`25` -> `خمسة وعشرون`; `2026` -> `ألفان وستة وعشرون`."""
     if n == 0:
         return _UNITS[0]
     if n < 0:
         return "سالب " + arabic_number_words(-n)
+    if n >= LARGEST:
+        return " ".join(_UNITS[int(digit)] for digit in str(n))
     parts: list[str] = []
     for value, one, two, plural in _SCALES:
         count, n = divmod(n, value)
