@@ -57,8 +57,9 @@ class ModelNotFound(ServiceError):
     code = "model_not_found"
 
     def __init__(self, model: str) -> None:
+        shown = model if len(model) <= 128 else model[:125] + "..."
         super().__init__(
-            f"The model `{model}` does not exist or you do not have access to it.",
+            f"The model `{shown}` does not exist or you do not have access to it.",
             param="model",
         )
 
