@@ -16,7 +16,7 @@ from audio.chunked import ChunkedEngine
 from audio.decode import decode_audio
 from audio.registry import ModelRegistry, Resolved
 from audio.settings import Settings
-from audio.stt import WhisperEngine
+from audio.stt import TranscriptStream, WhisperEngine
 from audio.types import Segment, SttOptions, Transcript
 from audio.workers import InferencePool
 from segmenter.vad import SileroVad, VadOptions
@@ -64,33 +64,32 @@ class SttService:
         for engine in engines:
             engine.close()
 
-    def transcribe_now(
+    def _open(
         self, media: BinaryIO | str, model_id: str, options: SttOptions,
-        cancel: threading.Event | None = None,
-    ) -> Transcript:  # fmt: skip
-        """Blocking: decode, load (once) and transcribe. Call from a worker thread."""
+        cancel: threading.Event | None, incremental: bool,
+    ) -> TranscriptStream:  # fmt: skip
+        """Decode, load (once) and start decoding with the request's algorithm."""
         chunked = options.algorithm == "chunked"
         samples = decode_audio(
             media, max_seconds=self.settings.limits.max_duration_seconds, compact=chunked
         )
         if chunked:
-            return self.chunked_engine(model_id).stream(samples, options, cancel).collect()
-        return WhisperEngine(self.registry.get(model_id)).transcribe(samples, options)
+            return self.chunked_engine(model_id).stream(samples, options, cancel, incremental)
+        return WhisperEngine(self.registry.get(model_id)).stream(samples, options)
+
+    def transcribe_now(
+        self, media: BinaryIO | str, model_id: str, options: SttOptions,
+        cancel: threading.Event | None = None,
+    ) -> Transcript:  # fmt: skip
+        """Blocking: the whole transcript. Call from a worker thread."""
+        return self._open(media, model_id, options, cancel, incremental=False).collect()
 
     def segments_now(
         self, media: BinaryIO | str, model_id: str, options: SttOptions,
         cancel: threading.Event,
     ) -> Iterator[Segment]:  # fmt: skip
-        """Blocking generator: segments as they are decoded (SSE)."""
-        chunked = options.algorithm == "chunked"
-        samples = decode_audio(
-            media, max_seconds=self.settings.limits.max_duration_seconds, compact=chunked
-        )
-        if chunked:
-            engine = self.chunked_engine(model_id)
-            yield from engine.stream(samples, options, cancel, incremental=True).segments
-            return
-        for segment in WhisperEngine(self.registry.get(model_id)).stream(samples, options).segments:
+        """Blocking generator: segments as they are decoded (SSE); stops on cancel."""
+        for segment in self._open(media, model_id, options, cancel, incremental=True).segments:
             if cancel.is_set():
                 return
             yield segment

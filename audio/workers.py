@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from audio.errors import Overloaded
@@ -45,8 +45,9 @@ class InferencePool:
         with self._lock:
             self._pending -= 1
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run `fn` in a worker thread; raise Overloaded when the queue is full."""
+    def _submit(self, fn: Callable[[], T]) -> Future[T]:
+        """Reserve a slot (Overloaded when none is free) and start `fn`; the slot is
+        released when `fn` finishes, whoever is still waiting for it."""
         self._reserve()
         try:
             future = self._executor.submit(fn)
@@ -54,7 +55,11 @@ class InferencePool:
             self._release()
             raise
         future.add_done_callback(lambda _f: self._release())
-        return await asyncio.wrap_future(future)
+        return future
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run `fn` in a worker thread; raise Overloaded when the queue is full."""
+        return await asyncio.wrap_future(self._submit(fn))
 
     async def stream(self, produce: Callable[[], Iterator[T]], buffer: int = 4) -> AsyncIterator[T]:
         """Run a blocking generator in one worker; yield its items on the event loop.
@@ -63,7 +68,6 @@ class InferencePool:
         producer blocks when `buffer` items wait unread, and it stops at the next
         item when the consumer goes away (client disconnect).
         """
-        self._reserve()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
         room = threading.Semaphore(buffer)
@@ -82,12 +86,7 @@ class InferencePool:
             except BaseException as exc:  # delivered to the consumer
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
 
-        try:
-            future = self._executor.submit(run)
-        except BaseException:
-            self._release()
-            raise
-        future.add_done_callback(lambda _f: self._release())
+        self._submit(run)
         try:
             while True:
                 kind, value = await queue.get()
