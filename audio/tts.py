@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -91,7 +90,3 @@ class TtsService:
     def stream(self, job: SpeechJob) -> AsyncIterator[bytes]:
         """Encoded bytes sentence by sentence (one worker held for the whole stream)."""
         return self.pool.stream(lambda: self._encoded(job))
-
-
-def sse_delta(data: bytes) -> dict[str, str]:
-    return {"type": "speech.audio.delta", "audio": base64.b64encode(data).decode("ascii")}

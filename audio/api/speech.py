@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from sse_starlette import EventSourceResponse
 
-from audio.api.deps import SettingsDep, TtsDep, check_api_key
+from audio.api.deps import SettingsDep, TtsDep, check_api_key, request_id
+from audio.api.sse import PING_SECONDS, primed, speech_events
 from audio.encode import (
     DEFAULT_SPEECH_SAMPLE_RATE,
     MEDIA_TYPES,
@@ -18,7 +18,7 @@ from audio.encode import (
     SPEECH_SAMPLE_RATES,
 )
 from audio.errors import InvalidRequest
-from audio.tts import SpeechJob, TtsService, sse_delta
+from audio.tts import SpeechJob, TtsService
 from voices.types import SpeechOptions
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
@@ -70,42 +70,19 @@ def _job(body: SpeechBody, tts: TtsService, max_chars: int) -> SpeechJob:
     return SpeechJob(body.input, voice, SpeechOptions(speed=body.speed), body.response_format, rate)
 
 
-async def _primed(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Pull the first chunk now, so engine errors still become a proper status."""
-    first = await anext(source, b"")
-
-    async def rest() -> AsyncIterator[bytes]:
-        try:
-            if first:
-                yield first
-            async for chunk in source:
-                yield chunk
-        finally:
-            await source.aclose()  # type: ignore[attr-defined]
-
-    return rest()
-
-
-async def _sse(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in source:
-            yield f"data: {json.dumps(sse_delta(chunk))}\n\n".encode()
-        yield b'data: {"type": "speech.audio.done"}\n\n'
-    except Exception as exc:  # after the stream began: one error event
-        error = {"error": {"message": str(exc) or "synthesis failed", "type": "server_error"}}
-        yield f"data: {json.dumps(error)}\n\n".encode()
-
-
 @router.post("/audio/speech", summary="Generate speech from text")
-async def speech(body: SpeechBody, settings: SettingsDep, tts: TtsDep) -> Response:
+async def speech(
+    request: Request, body: SpeechBody, settings: SettingsDep, tts: TtsDep
+) -> Response:
     job = _job(body, tts, settings.tts.max_input_chars)
     media_type = MEDIA_TYPES[job.response_format]
     headers = {"x-voice": job.voice.name}
     if body.stream_format is None:
         return Response(await tts.render(job), media_type=media_type, headers=headers)
-    chunks = await _primed(tts.stream(job))
+    chunks = await primed(tts.stream(job))
     if body.stream_format == "sse":
-        return StreamingResponse(_sse(chunks), media_type="text/event-stream", headers=headers)
+        events = speech_events(chunks, request_id(request))
+        return EventSourceResponse(events, headers=headers, ping=PING_SECONDS)
     return StreamingResponse(chunks, media_type=media_type, headers=headers)
 
 

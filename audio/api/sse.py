@@ -1,12 +1,14 @@
-"""Server-Sent Events for streamed transcriptions (OpenAI's transcript.text.* events)."""
+"""Streamed responses: priming (errors before the first byte stay statuses) and the
+Server-Sent Events of transcriptions (transcript.text.*) and speech (speech.audio.*)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 from audio.errors import ServiceError
 from audio.types import Segment
@@ -14,35 +16,70 @@ from audio.types import Segment
 log = logging.getLogger(__name__)
 
 PING_SECONDS = 15
-"""Keep-alive comments on long silences between deltas."""
+"""Keep-alive comments on long silences between events."""
+T = TypeVar("T")
+_NOTHING = object()
+
+
+async def primed(source: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Pull the first item now, so a failure before it is still a proper status code;
+    return an iterator over every item."""
+    first: Any = await anext(source, _NOTHING)
+
+    async def everything() -> AsyncIterator[T]:
+        try:
+            if first is not _NOTHING:
+                yield first
+            async for item in source:
+                yield item
+        finally:
+            await source.aclose()  # type: ignore[attr-defined]
+
+    return everything()
 
 
 def _event(body: dict[str, Any]) -> dict[str, str]:
     return {"data": json.dumps(body, ensure_ascii=False)}
 
 
-async def sse_events(
-    first: Segment | None, rest: AsyncIterator[Segment], cancel: threading.Event, request_id: str
+def _error_event(exc: Exception, request_id: str) -> dict[str, str]:
+    """The contract's envelope as one event; nothing internal for unexpected errors."""
+    if isinstance(exc, ServiceError):
+        error = {"message": exc.message, "type": exc.error_type, "param": exc.param,
+                 "code": exc.code}  # fmt: skip
+    else:
+        log.error("stream failed in request %s", request_id, exc_info=exc)
+        error = {"message": f"Internal server error (request {request_id}).",
+                 "type": "server_error", "param": None, "code": None}  # fmt: skip
+    return _event({"type": "error", "error": error})
+
+
+async def transcript_events(
+    segments: AsyncIterator[Segment], cancel: threading.Event, request_id: str
 ) -> AsyncIterator[dict[str, str]]:
     """A delta per decoded segment, then `done` with the whole text; a failure after
     the stream began is one event with an `error` key."""
     parts: list[str] = []
     try:
-        segment = first
-        while segment is not None:
+        async for segment in segments:
             delta = segment.text if parts else segment.text.lstrip()
             parts.append(delta)
             yield _event({"type": "transcript.text.delta", "delta": delta})
-            segment = await anext(rest, None)
         yield _event({"type": "transcript.text.done", "text": "".join(parts).strip()})
-    except ServiceError as exc:
-        error = {"message": exc.message, "type": exc.error_type, "param": exc.param,
-                 "code": exc.code}  # fmt: skip
-        yield _event({"type": "error", "error": error})
-    except Exception:
-        log.exception("stream failed in request %s", request_id)
-        error = {"message": f"Internal server error (request {request_id}).",
-                 "type": "server_error", "param": None, "code": None}  # fmt: skip
-        yield _event({"type": "error", "error": error})
+    except Exception as exc:
+        yield _error_event(exc, request_id)
     finally:
         cancel.set()
+
+
+async def speech_events(
+    chunks: AsyncIterator[bytes], request_id: str
+) -> AsyncIterator[dict[str, str]]:
+    """`speech.audio.delta` (base64 of the encoded bytes) per chunk, then `done`."""
+    try:
+        async for chunk in chunks:
+            audio = base64.b64encode(chunk).decode("ascii")
+            yield _event({"type": "speech.audio.delta", "audio": audio})
+        yield _event({"type": "speech.audio.done"})
+    except Exception as exc:
+        yield _error_event(exc, request_id)

@@ -20,7 +20,7 @@ from audio.settings import Settings
 from audio.types import Task
 
 from .schemas import TranscriptionRequest, parse_transcription_form
-from .sse import PING_SECONDS, sse_events
+from .sse import PING_SECONDS, primed, transcript_events
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 
@@ -67,9 +67,8 @@ async def _handle(request: Request, task: Task, settings: Settings, stt: SttServ
             stt.default_vad(),
         )  # fmt: skip
         if req.stream:
-            source = stt.stream(media, resolved, options, cancel)
-            first = await anext(source, None)  # decode errors are still a proper 4xx
-            events = sse_events(first, source, cancel, request_id(request))
+            segments = await primed(stt.stream(media, resolved, options, cancel))
+            events = transcript_events(segments, cancel, request_id(request))
             headers = {"x-served-model": resolved.served}
             return EventSourceResponse(events, headers=headers, ping=PING_SECONDS)
         transcript = await stt.transcribe(media, resolved, options, cancel)
