@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -44,6 +47,17 @@ def wer(reference: str, hypothesis: str) -> float:
 
 live_server = serving_app
 """Run the real app under uvicorn on loopback in a thread; yields (url, app)."""
+
+
+def run_cli(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+    """`speech-pipeline ARGS` in a subprocess, with extra environment variables."""
+    return subprocess.run(
+        [sys.executable, "-m", "audio.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def wav_bytes(samples: np.ndarray, rate: int = 16000, channels: int = 1) -> bytes:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,7 +15,7 @@ from audio.registry import ModelRegistry
 from audio.settings import SttSettings
 
 from .fakehub import fake_hub
-from .helpers import SAMPLES, live_server
+from .helpers import SAMPLES, live_server, run_cli
 
 CLIP = (SAMPLES / "hello_en.wav").read_bytes()
 
@@ -93,19 +90,10 @@ def test_pull_from_fake_hub_then_serve_without_fallback(
     repo = {p.name: p for p in weights.iterdir()}
     hub_cache = tmp_path / "hub"
     with fake_hub({"Systran/faster-whisper-large-v3": repo}) as (endpoint, log):
-        env = {
-            **os.environ,
-            "HF_ENDPOINT": endpoint,
-            "SPEECH_STT__HUB_CACHE_DIR": str(hub_cache),
-            "HF_HUB_DISABLE_TELEMETRY": "1",
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "audio.cli", "models", "pull", "whisper-large-v3"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = run_cli(
+            "models", "pull", "whisper-large-v3", HF_ENDPOINT=endpoint,
+            SPEECH_STT__HUB_CACHE_DIR=str(hub_cache), HF_HUB_DISABLE_TELEMETRY="1",
+        )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Fetching" in done.stderr or "%" in done.stderr  # a progress bar was shown
     assert any("/resolve/" in line and "model.bin" in line for line in log)
@@ -124,14 +112,10 @@ def test_pull_from_fake_hub_then_serve_without_fallback(
 
 def test_pull_of_missing_repo_fails_clearly(tmp_path: Path) -> None:
     with fake_hub({}) as (endpoint, _log):
-        env = {**os.environ, "HF_ENDPOINT": endpoint, "SPEECH_STT__HUB_CACHE_DIR": str(tmp_path)}
-        done = subprocess.run(
-            [sys.executable, "-m", "audio.cli", "models", "pull", "distil-whisper-large-v3-en"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = run_cli(
+            "models", "pull", "distil-whisper-large-v3-en", timeout=120, HF_ENDPOINT=endpoint,
+            SPEECH_STT__HUB_CACHE_DIR=str(tmp_path),
+        )  # fmt: skip
     assert done.returncode != 0
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import httpx
 import openai
 import pytest
 
-from .helpers import REFERENCES, SAMPLES, live_server, wer
+from .helpers import REFERENCES, SAMPLES, live_server, run_cli, wer
 
 CLIP = SAMPLES / "hello_en.wav"
 
@@ -66,28 +64,19 @@ def test_api_keys(make_settings) -> None:  # type: ignore[no-untyped-def]
         assert httpx.get(f"{url}/health").status_code == 200
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "audio.cli", *args], capture_output=True, text=True, timeout=300
-    )
-
-
 def test_cli_transcribe_formats(cache_dir) -> None:  # type: ignore[no-untyped-def]
-    import os
-
-    os.environ["SPEECH_STT__CACHE_DIR"] = str(cache_dir)
-    try:
-        text = _cli("transcribe", str(CLIP))
-        assert text.returncode == 0, text.stderr
-        assert wer(REFERENCES["hello_en.wav"]["text"], text.stdout) <= 0.1
-        verbose = _cli("transcribe", str(CLIP), "--format", "verbose_json", "--language", "en")
-        body = json.loads(verbose.stdout)
-        assert body["language"] == "english" and body["words"]
-        translated = _cli("transcribe", str(SAMPLES / "speech_de.mp3"), "--translate")
-        assert "good morning" in translated.stdout.lower()
-        listing = _cli("models", "list")
-        assert "whisper-base" in listing.stdout and "installed" in listing.stdout
-        missing = _cli("transcribe", "/nonexistent.wav")
-        assert missing.returncode == 1 and "valid media file" in missing.stderr
-    finally:
-        del os.environ["SPEECH_STT__CACHE_DIR"]
+    env = {"SPEECH_STT__CACHE_DIR": str(cache_dir)}
+    text = run_cli("transcribe", str(CLIP), **env)
+    assert text.returncode == 0, text.stderr
+    assert wer(REFERENCES["hello_en.wav"]["text"], text.stdout) <= 0.1
+    verbose = run_cli(
+        "transcribe", str(CLIP), "--format", "verbose_json", "--language", "en", **env
+    )
+    body = json.loads(verbose.stdout)
+    assert body["language"] == "english" and body["words"]
+    translated = run_cli("transcribe", str(SAMPLES / "speech_de.mp3"), "--translate", **env)
+    assert "good morning" in translated.stdout.lower()
+    listing = run_cli("models", "list", **env)
+    assert "whisper-base" in listing.stdout and "installed" in listing.stdout
+    missing = run_cli("transcribe", "/nonexistent.wav", **env)
+    assert missing.returncode == 1 and "valid media file" in missing.stderr

