@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from segmenter.constants import CONTEXT_SAMPLES, FRAME_SAMPLES
+from segmenter.source import SampleSource
 
 BLOCK_FRAMES = 2048
 """Frames per ONNX call (about 65 s of audio)."""
@@ -63,7 +64,7 @@ class SileroVad:
         )
         self._lock = threading.Lock()
 
-    def probabilities(self, audio: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
+    def probabilities(self, audio: SampleSource) -> npt.NDArray[np.float32]:
         """One probability per FRAME_SAMPLES frame (the last frame zero-padded).
 
         `audio` is float32 in [-1, 1] or int16 (scaled here, a block at a time).
@@ -81,11 +82,11 @@ class SileroVad:
             block[: chunk.shape[0]] = chunk
             if scale != 1.0:
                 block /= scale
-            block = block.reshape(-1, FRAME_SAMPLES)
-            context = np.concatenate([previous[None, :], block[:-1, -CONTEXT_SAMPLES:]])
-            batch = np.concatenate([context, block], axis=1)
+            rows = block.reshape(-1, FRAME_SAMPLES)
+            context = np.concatenate([previous[None, :], rows[:-1, -CONTEXT_SAMPLES:]])
+            batch = np.concatenate([context, rows], axis=1)
             with self._lock:
                 probs, h, c = self._session.run(None, {"input": batch, "h": h, "c": c})
             out[first:last] = np.asarray(probs).reshape(-1)
-            previous = block[-1, -CONTEXT_SAMPLES:]
+            previous = rows[-1, -CONTEXT_SAMPLES:]
         return out

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from segmenter.constants import FRAME_SAMPLES, MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS, SAMPLE_RATE
+from segmenter.source import SampleSource
 from segmenter.vad import VadOptions
 
 Span = tuple[int, int]
@@ -45,7 +46,7 @@ class Window:
         """File time where the window's audio ends."""
         return self.spans[-1][1] / SAMPLE_RATE
 
-    def audio(self, samples: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
+    def audio(self, samples: SampleSource) -> npt.NDArray[np.float32]:
         """The window's samples as float32 (int16 input is scaled to [-1, 1))."""
         if len(self.spans) == 1:
             start, end = self.spans[0]
@@ -101,7 +102,7 @@ def speech_regions(probs: npt.NDArray[np.float32], total: int, opts: VadOptions)
     return spans
 
 
-def _quietest_cut(samples: npt.NDArray[np.generic], lo: int, hi: int) -> int:
+def _quietest_cut(samples: SampleSource, lo: int, hi: int) -> int:
     """Sample index of the lowest-energy 32-ms frame within [lo, hi)."""
     first, last = lo // FRAME_SAMPLES, max(lo // FRAME_SAMPLES + 1, hi // FRAME_SAMPLES)
     frames = samples[first * FRAME_SAMPLES : last * FRAME_SAMPLES]
@@ -118,7 +119,7 @@ PREFERRED_CUT_SECONDS = 20.0
 
 
 def split_long(
-    spans: list[Span], samples: npt.NDArray[np.generic], first_max_seconds: float | None = None
+    spans: list[Span], samples: SampleSource, first_max_seconds: float | None = None
 ) -> list[Span]:
     """Cut spans longer than a window at their quietest point; pieces >= 10 s.
 
@@ -147,7 +148,7 @@ def split_long(
 
 
 def plan_windows(
-    spans: list[Span], samples: npt.NDArray[np.generic], first_max_seconds: float | None = None
+    spans: list[Span], samples: SampleSource, first_max_seconds: float | None = None
 ) -> list[Window]:
     """Pack consecutive spans into windows of at most 30 s (gaps dropped); the first
     window at most `first_max_seconds` when given."""
@@ -170,7 +171,7 @@ def plan_windows(
 
 
 def segment(
-    samples: npt.NDArray[np.generic], probs: npt.NDArray[np.float32], opts: VadOptions,
+    samples: SampleSource, probs: npt.NDArray[np.float32], opts: VadOptions,
     first_max_seconds: float | None = None,
 ) -> list[Window]:  # fmt: skip
     """VAD probabilities + audio -> windows."""
