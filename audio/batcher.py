@@ -1,16 +1,20 @@
 """Dynamic batching of 30-s windows across requests (engine side, no HTTP).
 
-One inference thread per model takes windows from a bounded set of per-request
-queues, groups those that share decoding options into one batch of at most
-`max_batch`, waits at most `max_wait` for a batch to fill, runs it, and routes
-each result back to its request's future. Cancelling a request drops its
-queued windows.
+`workers` inference threads (one per model replica) take windows from a bounded
+set of per-request queues, group those that share decoding options into one
+batch of at most `max_batch`, wait at most `max_wait` for a batch to fill, run
+it, and route each result back to its request's future. Cancelling a request
+drops its queued windows.
 
 Scheduling is shortest-remaining-first: requests with the fewest windows left
-go first, and a batch that carries a short request's windows (one batch or
-less in all) is not filled up with a long request's windows, so a 5-s clip is
-never stuck behind, or slowed down by, an hour-long file. Long requests share
-what is left round-robin.
+go first, and a batch that carries a short request's windows is not filled up
+with a long request's windows. A batch runs in steps (one window's encoding
+each); between steps its thread first runs any short request that is waiting,
+so a 5-s clip waits at most one step of an hour-long file, not a whole batch.
+Among long requests the one with the fewest windows left goes first (ties
+round-robin). A running batch also takes in windows of its kind that arrive
+during its steps, up to its limit, so no thread idles waiting for a batch to
+fill.
 """
 
 from __future__ import annotations
@@ -27,8 +31,15 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-RunBatch = Callable[[Hashable, Sequence[Any]], Sequence[Any]]
-"""Runs one batch: (options key, window payloads) -> one result per payload."""
+Between = Callable[[], None]
+"""Called by a running batch after each step: runs waiting short requests, and may
+append windows to the batch's payload list."""
+RunBatch = Callable[[Hashable, list[Any], Between, bool], Sequence[Any]]
+"""Runs one batch: (options key, window payloads, between, whether it is short requests')
+-> one result per payload (the payload list as it stands when the batch decodes)."""
+SHORT_REQUEST_WINDOWS = 2
+"""Requests of at most this many windows (or of one batch) are short: they go ahead of
+long ones at every step."""
 
 
 @dataclass
@@ -41,12 +52,20 @@ class _Item:
 class Batcher:
     def __init__(
         self, run_batch: RunBatch, max_batch: int = 8, max_wait: float = 0.02,
-        max_queued: int = 256, name: str = "batcher",
+        workers: int = 1, long_max_batch: int | None = None, max_queued: int = 256,
+        name: str = "batcher",
     ) -> None:  # fmt: skip
+        if max_batch < 1 or workers < 1 or (long_max_batch or 1) < 1:
+            raise ValueError("max_batch, long_max_batch and workers must be >= 1")
         self._run_batch = run_batch
         self.max_batch = max_batch
+        """Most windows in a batch of short requests."""
+        self.long_max_batch = long_max_batch or max_batch
+        """Most windows in a batch of long requests (their batches run back to back)."""
         self.max_wait = max_wait
+        self.workers = workers
         self.max_queued = max_queued
+        self.short_windows = max(max_batch, SHORT_REQUEST_WINDOWS)
         self._queues: OrderedDict[int, tuple[Hashable, deque[_Item]]] = OrderedDict()
         self._remaining: dict[int, int] = {}
         self._total: dict[int, int] = {}
@@ -58,8 +77,14 @@ class Batcher:
         """Windows decoded so far (tests count work with it)."""
         self.batches_run = 0
         self.windows_cancelled = 0
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self._thread.start()
+        self.steps_yielded = 0
+        """Short batches run between the steps of a long one."""
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # -- request side -------------------------------------------------------
     def open(self, key: Hashable, windows: int = 1) -> int:
@@ -112,65 +137,103 @@ class Batcher:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
-    # -- the inference thread -----------------------------------------------
-    def _take(self) -> tuple[Hashable, list[_Item]] | None:
-        """Round-robin: one window per request per turn, all of one options key."""
+    # -- the inference threads ----------------------------------------------
+    def _short(self, rid: int) -> bool:
+        return self._total.get(rid, 0) <= self.short_windows
+
+    def _limit(self, short: bool) -> int:
+        return self.max_batch if short else self.long_max_batch
+
+    def _candidates(self, key: Hashable | None, short: bool | None) -> list[int]:
+        """Requests with queued windows (of `key`, and short or long if given), shortest
+        remaining first."""
+        return sorted(
+            (rid for rid, (k, q) in self._queues.items()
+             if q and (key is None or k == key) and (short is None or self._short(rid) == short)),
+            key=lambda rid: self._remaining.get(rid, 0),
+        )  # fmt: skip
+
+    def _take(self, short_only: bool = False) -> tuple[Hashable, list[_Item], bool] | None:
+        """The next batch (key, windows, whether they are short requests'): all of one
+        options key, shortest request first; short requests' windows are not mixed with
+        long ones. `short_only` (between steps): only short requests, and no waiting."""
         with self._cond:
             while not self._closed:
-                ready = [(rid, q) for rid, q in self._queues.items() if q[1]]
+                ready = self._candidates(None, True if short_only else None)
                 if not ready:
+                    if short_only:
+                        return None
                     self._cond.wait()
                     continue
-                ready.sort(key=lambda entry: self._remaining.get(entry[0], 0))
-                key = ready[0][1][0]
-                oldest = min(q[1][0].queued_at for _rid, q in ready if q[0] == key)
-                available = sum(len(q[1]) for _rid, q in ready if q[0] == key)
+                key = self._queues[ready[0]][0]
+                short = self._short(ready[0])
+                same = self._candidates(key, short)
+                oldest = min(self._queues[rid][1][0].queued_at for rid in same)
+                available = sum(len(self._queues[rid][1]) for rid in same)
                 wait = oldest + self.max_wait - time.monotonic()
-                if available < self.max_batch and wait > 0:
+                if not short_only and available < self._limit(short) and wait > 0:
                     self._cond.wait(timeout=wait)
                     continue
-                batch = self._fill(key)
-                self._queued -= len(batch)
-                self._cond.notify_all()
-                return key, batch
+                return key, self._pop(key, short, self._limit(short)), short
             return None
 
-    def _fill(self, key: Hashable) -> list[_Item]:
-        """Shortest-remaining-first; short requests' windows are not mixed with long ones."""
-        order = sorted(
-            (rid for rid, (k, q) in self._queues.items() if k == key and q),
-            key=lambda rid: self._remaining.get(rid, 0),
-        )
-        short = [rid for rid in order if self._total.get(rid, 0) <= self.max_batch]
+    def _pop(self, key: Hashable, short: bool, count: int) -> list[_Item]:
+        """Up to `count` queued windows of `key` (short or long requests'), shortest first;
+        long requests rotate for the next turn. Call with the lock held."""
+        order = self._candidates(key, short)
         batch: list[_Item] = []
-        for rid in short or order:
+        for rid in order:
             queue = self._queues[rid][1]
-            while queue and len(batch) < self.max_batch:
+            while queue and len(batch) < count:
                 batch.append(queue.popleft())
                 self._remaining[rid] = self._remaining.get(rid, 1) - 1
-            if len(batch) >= self.max_batch:
+            if len(batch) >= count:
                 break
         if not short:
-            for rid in order:  # long requests rotate for the next turn
+            for rid in order:
                 self._queues.move_to_end(rid)
+        self._queued -= len(batch)
+        self._cond.notify_all()
         return batch
+
+    def _run(self, key: Hashable, batch: list[_Item], short: bool, nested: bool = False) -> None:
+        """Run a batch. Between its steps: a long batch first runs waiting short requests
+        (unless it is itself running between steps); then the batch takes in windows that
+        arrived meanwhile, up to its limit (work-conserving: nothing waits for a batch to fill)."""
+        live = [item for item in batch if item.future.set_running_or_notify_cancel()]
+        if not live:
+            return
+        payloads = [item.payload for item in live]
+
+        def between() -> None:
+            if not short and not nested:
+                while (taken := self._take(short_only=True)) is not None:
+                    with self._cond:
+                        self.steps_yielded += 1
+                    self._run(taken[0], taken[1], True, nested=True)
+            with self._cond:
+                more = self._pop(key, short, self._limit(short) - len(live))
+            for item in more:
+                if item.future.set_running_or_notify_cancel():
+                    live.append(item)
+                    payloads.append(item.payload)
+
+        try:
+            results = self._run_batch(key, payloads, between, short)
+        except Exception as exc:
+            log.exception("batch failed")
+            for item in live:
+                item.future.set_exception(exc)
+            return
+        with self._cond:
+            self.windows_run += len(live)
+            self.batches_run += 1
+        for item, result in zip(live, results, strict=True):
+            item.future.set_result(result)
 
     def _loop(self) -> None:
         while (taken := self._take()) is not None:
-            key, batch = taken
-            live = [item for item in batch if item.future.set_running_or_notify_cancel()]
-            if not live:
-                continue
-            try:
-                results = self._run_batch(key, [item.payload for item in live])
-            except Exception as exc:
-                log.exception("batch failed")
-                for item in live:
-                    item.future.set_exception(exc)
-                continue
-            self.windows_run += len(live)
-            self.batches_run += 1
-            for item, result in zip(live, results, strict=True):
-                item.future.set_result(result)
+            self._run(*taken)

@@ -12,29 +12,25 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from audio.batcher import Batcher
+from audio.batcher import Batcher, Between
 from audio.constants import SAMPLE_RATE
 from audio.errors import ClientDisconnected
 from audio.stt import TranscriptStream, clean_segments
 from audio.types import Samples, SttOptions
+from segmenter.source import SampleSource
 from segmenter.vad import SileroVad, VadOptions
 from segmenter.windows import Window, segment
 
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 """Whisper's rule: a window with no_speech_prob above 0.6 and avg_logprob below -1 is silence."""
-FIRST_WINDOW_SECONDS = 10.0
-"""Streaming: the first window's length cap (its text is the first delta)."""
-SENTENCE_END = (".", "?", "!", "。", "？", "！", "؟")
-MAX_SEGMENT_SECONDS = 12.0
-"""A segment without sentence punctuation is closed after this long."""
 FIRST_WINDOW_SECONDS = 10.0
 """Streaming: the first window's length cap (its text is the first delta)."""
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "؟")
@@ -53,14 +49,18 @@ class _WindowInput:
 
 
 class ChunkedEngine:
-    """One model's chunked decoder and its batcher (one inference thread)."""
+    """One model's chunked decoder and its batcher (one inference thread per replica)."""
 
-    def __init__(self, model: Any, vad: SileroVad, max_batch: int = 8, max_wait: float = 0.02):
+    def __init__(
+        self, model: Any, vad: SileroVad, max_batch: int = 8, max_wait: float = 0.02,
+        workers: int = 1, long_max_batch: int | None = None,
+    ) -> None:  # fmt: skip
         self.model = model
         self.vad = vad
-        self.batcher = Batcher(self._run_batch, max_batch=max_batch, max_wait=max_wait)
+        self.batcher = Batcher(self._run_batch, max_batch, max_wait, workers, long_max_batch)
         self._tokenizers: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._long_encode = threading.Lock()
 
     def close(self) -> None:
         self.batcher.shutdown()
@@ -78,14 +78,40 @@ class ChunkedEngine:
                 )  # fmt: skip
             return self._tokenizers[key]
 
-    def _run_batch(self, key: Hashable, payloads: Sequence[_WindowInput]) -> list[Any]:
-        """Encode once; detect each window's language from that encoding if needed;
-        decode all windows in one beam search; align words only when times are needed."""
+    def _encode(self, payloads: list[_WindowInput], between: Between, short: bool) -> Any:
+        """The batch's encoder output. On the CPU one window at a time (batching the
+        encoder gains nothing there and multiplies its attention memory), calling
+        `between` after each, which lets short requests in and may add windows to the
+        batch; on a GPU all at once. Long requests' windows are encoded one at a time
+        across threads too: each encoding briefly holds ~80 MB of attention scores, and
+        a long file's encodings would otherwise coincide for its whole length."""
+        import ctranslate2
+
+        if getattr(self.model.model, "device", "cpu") != "cpu":
+            return self.model.encode(np.stack([p.features for p in payloads]))
+        parts: list[Any] = []
+        while len(parts) < len(payloads):
+            features = payloads[len(parts)].features[None]
+            if short:
+                parts.append(self.model.encode(features))
+            else:
+                with self._long_encode:
+                    parts.append(self.model.encode(features))
+            between()
+        if len(parts) == 1:
+            return parts[0]
+        return ctranslate2.StorageView.from_array(np.concatenate([np.asarray(p) for p in parts]))
+
+    def _run_batch(
+        self, key: Hashable, payloads: list[_WindowInput], between: Between, short: bool
+    ) -> list[Any]:
+        """Encode; detect each window's language from that encoding if needed; decode
+        all windows in one beam search; align words only when times are needed."""
         from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
         assert isinstance(key, tuple)
         opts, language, align = key
-        encoded = self.model.encode(np.stack([p.features for p in payloads]))
+        encoded = self._encode(payloads, between, short)
         if language is None and self.model.model.is_multilingual:
             languages = [
                 str(pairs[0][0])[2:-2] for pairs in self.model.model.detect_language(encoded)
@@ -127,7 +153,7 @@ class ChunkedEngine:
         return np.asarray(pad_or_trim(self.model.feature_extractor(audio)[..., :-1]))
 
     def stream(
-        self, audio: Samples, opts: SttOptions, cancel: threading.Event | None = None,
+        self, audio: SampleSource, opts: SttOptions, cancel: threading.Event | None = None,
         incremental: bool = False,
     ) -> TranscriptStream:  # fmt: skip
         """Start decoding; returns once the first window (and so the language) is known.
@@ -154,15 +180,16 @@ class ChunkedEngine:
         return TranscriptStream(opts.task, language, duration, segments)
 
     def _decode(
-        self, audio: Samples, windows: list[Window], key: Hashable, found: list[str],
+        self, audio: SampleSource, windows: list[Window], key: Hashable, found: list[str],
         cancel: threading.Event | None, incremental: bool = False,
     ) -> Iterator[Any]:  # fmt: skip
-        """Submit windows a batch's worth at a time (so batches start full), keeping one
-        batch queued ahead while the previous one decodes; yield segments in order."""
+        """Submit windows a batch's worth at a time (so batches start full), keeping a
+        batch per inference thread, and one more, queued ahead; yield segments in order."""
         if not windows:
             return
         rid = self.batcher.open(key, len(windows))
         group = self.batcher.max_batch
+        ahead = group * (self.batcher.workers + 1)
         in_flight: deque[tuple[Window, Future[Any]]] = deque()
         starts = list(range(1, len(windows), group)) if incremental else []
         starts = [0, *starts] if incremental else list(range(0, len(windows), group))
@@ -177,7 +204,7 @@ class ChunkedEngine:
                 in_flight.extend(zip(batch, futures, strict=True))
                 if incremental and first == 0:  # the first text goes out on its own
                     yield from self._collect(*in_flight.popleft(), found, cancel)
-                while len(in_flight) > group:
+                while len(in_flight) > ahead:
                     yield from self._collect(*in_flight.popleft(), found, cancel)
             while in_flight:
                 yield from self._collect(*in_flight.popleft(), found, cancel)

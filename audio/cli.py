@@ -14,12 +14,28 @@ from audio.registry import ModelRegistry
 from audio.settings import Settings
 from audio.types import SttOptions
 
+M_ARENA_MAX = -8
+"""glibc's mallopt parameter number for the arena limit."""
+
+
+def limit_malloc_arenas(arenas: int) -> bool:
+    """Cap glibc's malloc arenas before the server starts its threads (no-op elsewhere)."""
+    if arenas <= 0 or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
+
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from audio.app import create_app
 
+    limit_malloc_arenas(settings.malloc_arena_max)
     host = args.host or settings.host
     port = args.port or settings.port
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)

@@ -2,15 +2,17 @@
 
 The container is sniffed from the bytes by FFmpeg's probe, never from the
 filename or the declared content type. Samples go straight into one growing
-buffer (no list of chunks to concatenate, so no second copy of long audio);
-`compact=True` stores them as int16, half the memory of float32, for the
-chunked engine which converts one window at a time.
+buffer (no list of chunks to concatenate, so no second copy of long audio).
+`decode_int16` is the chunked engine's input: int16 (half of float32's memory),
+and past SPOOL_AFTER_SECONDS in a temporary file instead of memory (the engine
+reads one block or window at a time).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import BinaryIO
+from collections.abc import Callable
+from typing import BinaryIO, TypeVar
 
 import av
 import numpy as np
@@ -18,7 +20,9 @@ import numpy.typing as npt
 
 from audio.constants import MIN_AUDIO_SECONDS, SAMPLE_RATE
 from audio.errors import InvalidRequest, UndecodableAudio
+from audio.spool import SPOOL_AFTER_SECONDS, SpooledSamples
 from audio.types import Samples
+from segmenter.source import SampleSource
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +43,46 @@ class _Buffer:
             grown[: self.size] = self.data[: self.size]
             self.data = grown
         if self.data.dtype == np.int16:
-            np.multiply(chunk, INT16_SCALE, out=chunk)
-            np.clip(chunk, -INT16_SCALE, INT16_SCALE - 1, out=chunk)
+            _scale_to_int16(chunk)
         self.data[self.size : need] = chunk
         self.size = need
 
     def result(self) -> npt.NDArray[np.generic]:
         return self.data[: self.size]
+
+
+def _scale_to_int16(chunk: npt.NDArray[np.generic]) -> None:
+    """float [-1, 1] -> the int16 range, in place (the caller casts)."""
+    np.multiply(chunk, INT16_SCALE, out=chunk)
+    np.clip(chunk, -INT16_SCALE, INT16_SCALE - 1, out=chunk)
+
+
+class _SpillingBuffer:
+    """int16 samples in memory up to `limit`, then in a SpooledSamples file."""
+
+    def __init__(self, capacity: int, limit: int) -> None:
+        self.limit = limit
+        self.memory: _Buffer | None = _Buffer(min(capacity, limit), np.int16)
+        self.disk: SpooledSamples | None = None
+        self.size = 0
+
+    def extend(self, chunk: npt.NDArray[np.generic]) -> None:
+        if self.memory is not None and self.size + chunk.shape[0] > self.limit:
+            self.disk = SpooledSamples()
+            self.disk.append(self.memory.result().astype(np.int16, copy=False))
+            self.memory = None
+        if self.disk is not None:
+            _scale_to_int16(chunk)
+            self.disk.append(chunk.astype(np.int16))
+        elif self.memory is not None:
+            self.memory.extend(chunk)
+        self.size += chunk.shape[0]
+
+    def result(self) -> SampleSource:
+        if self.disk is not None:
+            return self.disk.finish()
+        assert self.memory is not None
+        return self.memory.result()
 
 
 def _estimate(container: av.container.InputContainer, sample_rate: int) -> int:
@@ -54,23 +91,40 @@ def _estimate(container: av.container.InputContainer, sample_rate: int) -> int:
     return 0
 
 
+BufferT = TypeVar("BufferT", _Buffer, _SpillingBuffer)
+
+
 def decode_audio(
-    source: BinaryIO | str, *, max_seconds: float | None = None,
-    sample_rate: int = SAMPLE_RATE, compact: bool = False,
-) -> Samples:  # fmt: skip
-    """Return mono samples at `sample_rate`: float32, or int16 when `compact`.
+    source: BinaryIO | str, *, max_seconds: float | None = None, sample_rate: int = SAMPLE_RATE
+) -> Samples:
+    """Return mono float32 samples at `sample_rate`.
 
     Raises UndecodableAudio for anything FFmpeg cannot read as audio, and
     InvalidRequest for audio shorter than MIN_AUDIO_SECONDS or longer than
     `max_seconds` (checked while decoding, so a huge file stops early).
     """
+    buffer = _decode(source, max_seconds, sample_rate, lambda n: _Buffer(n, np.float32))
+    return buffer.result().astype(np.float32, copy=False)
+
+
+def decode_int16(source: BinaryIO | str, *, max_seconds: float | None = None) -> SampleSource:
+    """Like decode_audio at 16 kHz, but int16, and spooled to disk when long."""
+    limit = int(SPOOL_AFTER_SECONDS * SAMPLE_RATE)
+    return _decode(source, max_seconds, SAMPLE_RATE, lambda n: _SpillingBuffer(n, limit)).result()
+
+
+def _decode(
+    source: BinaryIO | str, max_seconds: float | None, sample_rate: int,
+    make_buffer: Callable[[int], BufferT],
+) -> BufferT:  # fmt: skip
+    """Decode into the buffer `make_buffer(estimated samples)` makes; checks the length."""
     max_samples = None if max_seconds is None else int(max_seconds * sample_rate)
     try:
         with av.open(source, mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise UndecodableAudio("no audio stream")
             stream = container.streams.audio[0]
-            buffer = _Buffer(_estimate(container, sample_rate), np.int16 if compact else np.float32)
+            buffer = make_buffer(_estimate(container, sample_rate))
             resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
@@ -93,7 +147,7 @@ def decode_audio(
             f"{MIN_AUDIO_SECONDS} s",
             param="file",
         )
-    return buffer.result()  # type: ignore[return-value]
+    return buffer
 
 
 def _too_long(max_seconds: float | None) -> InvalidRequest:

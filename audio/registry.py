@@ -76,6 +76,7 @@ def load_whisper(path: str, settings: SttSettings) -> Any:
         device=settings.device,
         compute_type=settings.compute_type,
         cpu_threads=settings.cpu_threads,
+        num_workers=settings.parallel_decoders(),
     )
 
 
@@ -148,7 +149,8 @@ class ModelRegistry:
             )
         )
 
-    def _local_dir(self, model_id: str) -> Path:
+    def local_dir(self, model_id: str) -> Path:
+        """Where the weights of an installed model are (ModelUnavailable if absent)."""
         source = self.source(model_id)
         if source == EMBEDDED_SOURCE:
             return embedded_model_dir(self._settings.cache_dir)
@@ -194,7 +196,7 @@ class ModelRegistry:
             with self._lock:
                 model = self._models.get(model_id)
             if model is None:
-                path = self._local_dir(model_id)
+                path = self.local_dir(model_id)
                 started = time.monotonic()
                 model = self._loader(str(path), self._settings)
                 log.info("loaded %s from %s in %.1fs", model_id, path, time.monotonic() - started)

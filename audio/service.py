@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, BinaryIO
 
 from audio.chunked import ChunkedEngine
-from audio.decode import decode_audio
+from audio.decode import decode_audio, decode_int16
 from audio.registry import ModelRegistry, Resolved
 from audio.settings import Settings
 from audio.stt import TranscriptStream, WhisperEngine
@@ -50,7 +50,10 @@ class SttService:
                 return entry[1]
             stale = entry[1] if entry else None
             stt = self.settings.stt
-            engine = ChunkedEngine(model, self.vad, stt.max_batch, stt.batch_wait_ms / 1000)
+            engine = ChunkedEngine(
+                model, self.vad, stt.max_batch, stt.batch_wait_ms / 1000,
+                stt.parallel_decoders(), stt.long_max_batch,
+            )  # fmt: skip
             self._chunked[model_id] = (model, engine)
         if stale is not None:
             stale.close()
@@ -69,12 +72,11 @@ class SttService:
         cancel: threading.Event | None, incremental: bool,
     ) -> TranscriptStream:  # fmt: skip
         """Decode, load (once) and start decoding with the request's algorithm."""
-        chunked = options.algorithm == "chunked"
-        samples = decode_audio(
-            media, max_seconds=self.settings.limits.max_duration_seconds, compact=chunked
-        )
-        if chunked:
-            return self.chunked_engine(model_id).stream(samples, options, cancel, incremental)
+        max_seconds = self.settings.limits.max_duration_seconds
+        if options.algorithm == "chunked":
+            source = decode_int16(media, max_seconds=max_seconds)
+            return self.chunked_engine(model_id).stream(source, options, cancel, incremental)
+        samples = decode_audio(media, max_seconds=max_seconds)
         return WhisperEngine(self.registry.get(model_id)).stream(samples, options)
 
     def transcribe_now(

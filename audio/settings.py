@@ -7,6 +7,7 @@ groups, e.g. ``SPEECH_STT__FALLBACK_MODEL=whisper-base`` or
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +26,8 @@ DEFAULT_MODEL_SOURCES: dict[str, str] = {
     "distil-whisper-large-v3-en": "Systran/faster-distil-whisper-large-v3",
 }
 DEFAULT_MODEL_ALIASES: dict[str, str] = {"whisper-1": "whisper-large-v3"}
+MAX_AUTO_DECODERS = 4
+"""`decoders = 0` on CPU: one per core up to this many (each holds ~100 MB at work)."""
 
 
 def _default_cache_dir() -> Path:
@@ -46,15 +49,25 @@ class SttSettings(BaseModel):
     None: such a request gets 503 naming `speech-pipeline models pull ID`."""
     device: str = "cpu"
     compute_type: str = "int8"
-    cpu_threads: int = 0
-    """CTranslate2 intra-op threads per model; 0 = all cores."""
+    cpu_threads: int = 1
+    """CTranslate2 intra-op threads per decoder; 0 = CTranslate2's default. One thread per
+    decoder, one decoder per core, measured fastest on CPU (BENCHMARKS.md)."""
+    decoders: int = 0
+    """Model replicas decoding in parallel (CTranslate2 `num_workers`), each with its own
+    batcher thread; 0 = one per core, at most 4, on CPU, and 1 on a GPU."""
     beam_size: int = 5
     vad_filter: bool = True
     """Sequential mode: skip non-speech with faster-whisper's VAD (no invented text)."""
     algorithm: Literal["chunked", "sequential"] = "chunked"
     """Default long-form algorithm; a request may pick with the `algorithm` form field."""
-    max_batch: int = 8
-    """Most windows decoded in one batch (across requests)."""
+    max_batch: int = 4
+    """Most windows of short requests (clips of at most max_batch windows) decoded in
+    one batch, across requests."""
+    long_max_batch: int = 1
+    """Most windows of long requests in one batch. Each window in a batch holds about
+    50 MB while it decodes; a long file's batches run back to back, so this bounds its
+    memory (2 gave about 15% more throughput on 2 cores; raise it when memory allows,
+    and on a GPU)."""
     batch_wait_ms: float = 20.0
     """How long a partial batch waits for more windows."""
     vad_threshold: float = 0.5
@@ -69,6 +82,14 @@ class SttSettings(BaseModel):
     """Where the embedded model is assembled."""
     hub_cache_dir: Path | None = None
     """huggingface_hub cache for pulled models; None = HF_HOME's default."""
+
+    def parallel_decoders(self) -> int:
+        """`decoders`, with 0 resolved for this machine."""
+        if self.decoders > 0:
+            return self.decoders
+        if self.device != "cpu":
+            return 1
+        return max(1, min(os.cpu_count() or 1, MAX_AUTO_DECODERS))
 
 
 class LimitSettings(BaseModel):
@@ -122,6 +143,10 @@ class Settings(BaseSettings):
     api_keys: list[str] = Field(default_factory=list)
     """Accepted bearer keys; empty accepts any key."""
     log_level: str = "info"
+    malloc_arena_max: int = 2
+    """glibc malloc arenas of the `serve` process (0: glibc's default, 8 per core). With
+    few arenas, memory one inference thread frees is reused by the other: measured
+    about 60 MB less peak on a long file (BENCHMARKS.md)."""
     stt: SttSettings = Field(default_factory=SttSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)

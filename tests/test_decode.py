@@ -93,3 +93,27 @@ def test_http_upload_ignores_name_and_type(
     )
     assert response.status_code == 200, response.text
     assert "hello" in response.json()["text"].lower()
+
+
+def test_long_audio_for_the_chunked_engine_is_spooled_to_disk() -> None:
+    from audio.decode import decode_int16
+    from audio.spool import SPOOL_AFTER_SECONDS, SpooledSamples
+    from segmenter.vad import SileroVad
+
+    rng = np.random.default_rng(7)
+    seconds = SPOOL_AFTER_SECONDS + 10
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    signal = 0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(t) > 0) + rng.normal(0, 0.01, t.size)
+    body = wav_bytes(signal.astype(np.float32))
+    spooled = decode_int16(io.BytesIO(body))
+    in_memory = decode_audio(io.BytesIO(body))
+    assert isinstance(spooled, SpooledSamples)
+    assert spooled.shape == in_memory.shape and spooled.dtype == np.int16
+    whole = spooled[0 : spooled.shape[0]]
+    assert np.abs(whole / 32768.0 - in_memory).max() < 1e-3
+    assert np.array_equal(spooled[1000:1010], whole[1000:1010])
+    assert spooled[-5:].shape == (5,)
+    vad = SileroVad()
+    assert np.allclose(vad.probabilities(spooled), vad.probabilities(whole), atol=1e-5)
+    short = decode_int16(HELLO.open("rb"))
+    assert isinstance(short, np.ndarray) and short.dtype == np.int16

@@ -1,0 +1,139 @@
+"""The batcher's scheduling, with a stand-in model (no inference)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from audio.batcher import Batcher, Between
+
+KEY = "options"
+
+
+class Recorder:
+    """A run_batch that records batches and runs a hook at each step."""
+
+    def __init__(self, step_seconds: float = 0.0) -> None:
+        self.step_seconds = step_seconds
+        self.batches: list[list[Any]] = []
+        self.running = 0
+        self.most_running = 0
+        self.lock = threading.Lock()
+        self.on_step: Callable[[list[Any]], None] | None = None
+
+    def __call__(
+        self, key: Hashable, payloads: list[Any], between: Between, short: bool
+    ) -> list[Any]:
+        with self.lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        done = 0
+        while done < len(payloads):  # one step per window, as the engine encodes
+            time.sleep(self.step_seconds)
+            done += 1
+            if self.on_step is not None:
+                self.on_step(payloads)
+            between()
+        with self.lock:
+            self.running -= 1
+            self.batches.append(list(payloads))
+        return [f"done {p}" for p in payloads]
+
+
+def test_workers_decode_in_parallel() -> None:
+    recorder = Recorder(step_seconds=0.2)
+    batcher = Batcher(recorder, max_batch=1, max_wait=0, workers=2)
+    try:
+        rids = [batcher.open(KEY, 1) for _ in range(4)]
+        futures = [batcher.submit(rid, f"clip{i}") for i, rid in enumerate(rids)]
+        started = time.monotonic()
+        assert [f.result(timeout=5) for f in futures] == [f"done clip{i}" for i in range(4)]
+        assert recorder.most_running == 2
+        assert time.monotonic() - started < 0.75  # 4 steps of 0.2 s on 2 threads
+    finally:
+        batcher.shutdown()
+
+
+def test_short_request_runs_between_steps_of_a_long_batch() -> None:
+    recorder = Recorder(step_seconds=0.05)
+    batcher = Batcher(recorder, max_batch=1, long_max_batch=4, max_wait=0, workers=1)
+    order: list[str] = []
+    try:
+        long_rid = batcher.open(KEY, 20)
+        long_futures = batcher.submit_many(long_rid, [f"w{i}" for i in range(4)])
+        submitted = threading.Event()
+
+        def submit_short(payloads: list[Any]) -> None:
+            if payloads[0] == "w0" and not submitted.is_set():
+                submitted.set()
+                short = batcher.submit(batcher.open(KEY, 1), "clip")
+                short.add_done_callback(lambda _f: order.append("clip"))
+
+        recorder.on_step = submit_short
+        for future in long_futures:
+            future.add_done_callback(lambda _f: order.append("long"))
+        for future in long_futures:
+            future.result(timeout=5)
+        assert order[0] == "clip"  # finished inside the long batch, before any of its windows
+        assert batcher.steps_yielded == 1
+        assert recorder.batches == [["clip"], ["w0", "w1", "w2", "w3"]]
+    finally:
+        batcher.shutdown()
+
+
+def test_running_batch_takes_in_windows_that_arrive() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder, max_batch=3, max_wait=0, workers=1)
+    try:
+        late: list[Any] = []
+
+        def arrive(payloads: list[Any]) -> None:
+            if len(payloads) == 1 and not late:
+                late.extend(batcher.submit(batcher.open(KEY, 1), f"late{i}") for i in range(3))
+
+        recorder.on_step = arrive
+        first = batcher.submit(batcher.open(KEY, 1), "first")
+        assert first.result(timeout=5) == "done first"
+        assert [f.result(timeout=5) for f in late] == ["done late0", "done late1", "done late2"]
+        assert recorder.batches == [["first", "late0", "late1"], ["late2"]]  # at most max_batch
+    finally:
+        batcher.shutdown()
+
+
+def test_long_requests_are_held_to_their_batch_limit_shortest_remaining_first() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder, max_batch=4, long_max_batch=2, max_wait=0.05, workers=1)
+    try:
+        a, b = batcher.open(KEY, 9), batcher.open(KEY, 6)
+        futures = batcher.submit_many(a, [f"a{i}" for i in range(9)])
+        futures += batcher.submit_many(b, [f"b{i}" for i in range(6)])
+        for future in futures:
+            future.result(timeout=5)
+        assert all(len(batch) <= 2 for batch in recorder.batches)
+        order = "".join(payload[0] for batch in recorder.batches for payload in batch)
+        # b (fewer windows left) goes first, once a's first batch (if it began) is done
+        assert order in ("b" * 6 + "a" * 9, "aa" + "b" * 6 + "a" * 7)
+    finally:
+        batcher.shutdown()
+
+
+def test_closing_a_request_cancels_its_queued_windows() -> None:
+    gate = threading.Event()
+    recorder = Recorder()
+    recorder.on_step = lambda _p: gate.wait(5)
+    batcher = Batcher(recorder, max_batch=1, max_wait=0, workers=1)
+    try:
+        rid = batcher.open(KEY, 5)
+        futures = batcher.submit_many(rid, [f"w{i}" for i in range(5)])
+        time.sleep(0.1)  # w0 is running, held at its step
+        batcher.close_request(rid)
+        gate.set()
+        assert futures[0].result(timeout=5) == "done w0"
+        assert all(f.cancelled() for f in futures[1:])
+        assert batcher.windows_cancelled == 4
+        assert batcher.windows_run == 1
+        assert batcher.pending() == 0
+    finally:
+        batcher.shutdown()
