@@ -71,6 +71,7 @@ class Batcher:
         self._total: dict[int, int] = {}
         self._cond = threading.Condition()
         self._queued = 0
+        self._idle = 0
         self._closed = False
         self._ids = itertools.count()
         self.windows_run = 0
@@ -161,24 +162,33 @@ class Batcher:
         options key, shortest request first; short requests' windows are not mixed with
         long ones. `short_only` (between steps): only short requests, and no waiting."""
         with self._cond:
-            while not self._closed:
-                ready = self._candidates(None, True if short_only else None)
-                if not ready:
-                    if short_only:
-                        return None
-                    self._cond.wait()
-                    continue
-                key = self._queues[ready[0]][0]
-                short = self._short(ready[0])
-                same = self._candidates(key, short)
-                oldest = min(self._queues[rid][1][0].queued_at for rid in same)
-                available = sum(len(self._queues[rid][1]) for rid in same)
-                wait = oldest + self.max_wait - time.monotonic()
-                if not short_only and available < self._limit(short) and wait > 0:
-                    self._cond.wait(timeout=wait)
-                    continue
-                return key, self._pop(key, short, self._limit(short)), short
-            return None
+            self._idle += 0 if short_only else 1
+            try:
+                return self._take_locked(short_only)
+            finally:
+                self._idle -= 0 if short_only else 1
+
+    def _take_locked(self, short_only: bool) -> tuple[Hashable, list[_Item], bool] | None:
+        while not self._closed:
+            ready = self._candidates(None, True if short_only else None)
+            if not ready:
+                if short_only:
+                    return None
+                self._cond.wait()
+                continue
+            key = self._queues[ready[0]][0]
+            short = self._short(ready[0])
+            same = self._candidates(key, short)
+            oldest = min(self._queues[rid][1][0].queued_at for rid in same)
+            available = sum(len(self._queues[rid][1]) for rid in same)
+            wait = oldest + self.max_wait - time.monotonic()
+            if not short_only and available < self._limit(short) and wait > 0:
+                self._cond.wait(timeout=wait)
+                continue
+            # idle threads share what is queued (a 3-window request runs on 2 threads)
+            share = -(-available // max(1, self._idle))
+            return key, self._pop(key, short, min(self._limit(short), share)), short
+        return None
 
     def _pop(self, key: Hashable, short: bool, count: int) -> list[_Item]:
         """Up to `count` queued windows of `key` (short or long requests'), shortest first;

@@ -31,7 +31,7 @@ from segmenter.windows import Window, segment
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 """Whisper's rule: a window with no_speech_prob above 0.6 and avg_logprob below -1 is silence."""
-FIRST_WINDOW_SECONDS = 10.0
+FIRST_WINDOW_SECONDS = 5.0
 """Streaming: the first window's length cap (its text is the first delta)."""
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "؟")
 MAX_SEGMENT_SECONDS = 12.0
