@@ -162,11 +162,13 @@ class Batcher:
         options key, shortest request first; short requests' windows are not mixed with
         long ones. `short_only` (between steps): only short requests, and no waiting."""
         with self._cond:
-            self._idle += 0 if short_only else 1
+            if short_only:  # a running thread between steps: not idle
+                return self._take_locked(short_only)
+            self._idle += 1
             try:
                 return self._take_locked(short_only)
             finally:
-                self._idle -= 0 if short_only else 1
+                self._idle -= 1
 
     def _take_locked(self, short_only: bool) -> tuple[Hashable, list[_Item], bool] | None:
         while not self._closed:
