@@ -26,7 +26,7 @@ from audio.stt import TranscriptStream, clean_segments
 from audio.types import Samples, SttOptions
 from segmenter.source import SampleSource
 from segmenter.vad import SileroVad, VadOptions
-from segmenter.windows import Window, segment
+from segmenter.windows import Window, first_window, segment, windows_after
 
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
@@ -158,17 +158,16 @@ class ChunkedEngine:
     ) -> TranscriptStream:  # fmt: skip
         """Start decoding; returns once the first window (and so the language) is known.
 
-        `incremental` (SSE): a short first window, decoded on its own, so the first
-        text arrives after a fraction of the file.
+        `incremental` (SSE): a short first window, planned from the first VAD block and
+        decoded on its own, so the first text arrives after a fraction of the file
+        whatever its length.
         """
-        first_max = FIRST_WINDOW_SECONDS if incremental else None
-        probs = self.vad.probabilities(audio)
-        windows = segment(audio, probs, opts.vad or VadOptions(), first_max)
+        head, tail = self._plan(audio, opts.vad or VadOptions(), incremental)
         align = opts.word_timestamps or opts.segment_timestamps
         key = (replace(opts, vad=None, algorithm="chunked", word_timestamps=False,
                        segment_timestamps=False), opts.language, align)  # fmt: skip
         found: list[str] = []
-        raw = self._decode(audio, windows, key, found, cancel, incremental)
+        raw = self._decode(audio, head, tail, key, found, cancel)
         first = next(raw, None)  # blocks until the first window is decoded
         language = found[0] if found else (opts.language or "en")
         duration = audio.shape[0] / SAMPLE_RATE
@@ -179,37 +178,74 @@ class ChunkedEngine:
             segments = (replace(s, words=()) for s in segments)
         return TranscriptStream(opts.task, language, duration, segments)
 
+    def _plan(
+        self, audio: SampleSource, vad: VadOptions, incremental: bool
+    ) -> tuple[list[Window], Callable[[], list[Window]]]:
+        """The windows to decode first, and a function that plans the others (run by
+        the decoding generator). Streaming: the first window from as few VAD blocks as
+        settle it; the VAD over the rest runs after its text is out."""
+        if not incremental:
+            return [], lambda: segment(audio, self.vad.probabilities(audio), vad)
+        blocks = self.vad.probability_blocks(audio)
+        seen: list[np.ndarray] = []
+        first = None
+        for block in blocks:
+            seen.append(block)
+            first = first_window(audio, np.concatenate(seen), vad, FIRST_WINDOW_SECONDS)
+            if first is not None:
+                break
+        else:
+            probs = np.concatenate(seen) if seen else np.zeros(0, np.float32)
+            first = first_window(audio, probs, vad, FIRST_WINDOW_SECONDS, complete=True)
+        if first is None:
+            return [], list
+        after = first.spans[-1][1]
+
+        def rest() -> list[Window]:
+            return windows_after(audio, np.concatenate([*seen, *blocks]), vad, after)
+
+        return [first], rest
+
     def _decode(
-        self, audio: SampleSource, windows: list[Window], key: Hashable, found: list[str],
-        cancel: threading.Event | None, incremental: bool = False,
+        self, audio: SampleSource, head: list[Window], tail: Callable[[], list[Window]],
+        key: Hashable, found: list[str], cancel: threading.Event | None,
     ) -> Iterator[Any]:  # fmt: skip
-        """Submit windows a batch's worth at a time (so batches start full), keeping a
-        batch per inference thread, and one more, queued ahead; yield segments in order."""
+        """Decode `head` (streaming's first window, alone) and yield it; then plan the
+        `tail` and submit it a batch's worth at a time (so batches start full), keeping
+        a batch per inference thread, and one more, queued ahead; yield segments in order."""
+        if head:
+            rid = self.batcher.open(key, len(head))
+            try:
+                for window, future in self._submit(audio, rid, head):
+                    yield from self._collect(window, future, found, cancel)
+            finally:
+                self.batcher.close_request(rid)
+        if cancel is not None and cancel.is_set():
+            raise ClientDisconnected
+        windows = tail()
         if not windows:
             return
         rid = self.batcher.open(key, len(windows))
         group = self.batcher.max_batch
         ahead = group * (self.batcher.workers + 1)
         in_flight: deque[tuple[Window, Future[Any]]] = deque()
-        starts = list(range(1, len(windows), group)) if incremental else []
-        starts = [0, *starts] if incremental else list(range(0, len(windows), group))
         try:
-            for number, first in enumerate(starts):
+            for first in range(0, len(windows), group):
                 if cancel is not None and cancel.is_set():
                     raise ClientDisconnected
-                end = starts[number + 1] if number + 1 < len(starts) else len(windows)
-                batch = windows[first:end]
-                payloads = [_WindowInput(self._features(w.audio(audio)), w.seconds) for w in batch]
-                futures = self.batcher.submit_many(rid, payloads)
-                in_flight.extend(zip(batch, futures, strict=True))
-                if incremental and first == 0:  # the first text goes out on its own
-                    yield from self._collect(*in_flight.popleft(), found, cancel)
+                in_flight.extend(self._submit(audio, rid, windows[first : first + group]))
                 while len(in_flight) > ahead:
                     yield from self._collect(*in_flight.popleft(), found, cancel)
             while in_flight:
                 yield from self._collect(*in_flight.popleft(), found, cancel)
         finally:
             self.batcher.close_request(rid)
+
+    def _submit(
+        self, audio: SampleSource, rid: int, windows: list[Window]
+    ) -> list[tuple[Window, Future[Any]]]:
+        payloads = [_WindowInput(self._features(w.audio(audio)), w.seconds) for w in windows]
+        return list(zip(windows, self.batcher.submit_many(rid, payloads), strict=True))
 
     def _collect(
         self, window: Window, future: Future[Any], found: list[str],

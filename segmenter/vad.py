@@ -7,6 +7,7 @@ any length of audio in bounded memory: blocks of BLOCK_FRAMES frames.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,9 +70,14 @@ class SileroVad:
 
         `audio` is float32 in [-1, 1] or int16 (scaled here, a block at a time).
         """
+        blocks = list(self.probability_blocks(audio))
+        return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+    def probability_blocks(self, audio: SampleSource) -> Iterator[npt.NDArray[np.float32]]:
+        """The same probabilities, BLOCK_FRAMES frames at a time, computed as they are
+        asked for (streaming plans its first window from the first block)."""
         scale = INT16_SCALE if audio.dtype == np.int16 else 1.0
         frames = -(-audio.shape[0] // FRAME_SAMPLES)
-        out = np.zeros(frames, np.float32)
         h = np.zeros(STATE_SHAPE, np.float32)
         c = np.zeros(STATE_SHAPE, np.float32)
         previous = np.zeros(CONTEXT_SAMPLES, np.float32)
@@ -87,6 +93,5 @@ class SileroVad:
             batch = np.concatenate([context, rows], axis=1)
             with self._lock:
                 probs, h, c = self._session.run(None, {"input": batch, "h": h, "c": c})
-            out[first:last] = np.asarray(probs).reshape(-1)
+            yield np.asarray(probs, np.float32).reshape(-1)
             previous = rows[-1, -CONTEXT_SAMPLES:]
-        return out

@@ -177,3 +177,31 @@ def segment(
     """VAD probabilities + audio -> windows."""
     spans = speech_regions(probs, samples.shape[0], opts)
     return plan_windows(spans, samples, first_max_seconds)
+
+
+def first_window(
+    samples: SampleSource, probs: npt.NDArray[np.float32], opts: VadOptions,
+    first_max_seconds: float, complete: bool = False,
+) -> Window | None:  # fmt: skip
+    """Streaming: the first window, planned from the VAD of a prefix of the file, so
+    decoding starts before the rest is analysed. None when the prefix holds no speech,
+    or when its first window reaches so near the prefix's end that more audio could
+    still change it (unless `complete`: the probabilities cover the whole file)."""
+    known = min(samples.shape[0], probs.shape[0] * FRAME_SAMPLES)
+    windows = plan_windows(speech_regions(probs, known, opts), samples, first_max_seconds)
+    if not windows:
+        return None
+    margin = round((opts.silence_ms + opts.padding_ms) * SAMPLE_RATE / 1000) + FRAME_SAMPLES
+    if complete or windows[0].spans[-1][1] + margin <= known:
+        return windows[0]
+    return None
+
+
+def windows_after(
+    samples: SampleSource, probs: npt.NDArray[np.float32], opts: VadOptions, after: int
+) -> list[Window]:
+    """Windows of the speech from sample `after` on (the rest of a file whose first
+    window was planned by `first_window`): regions are clipped there, so no audio is
+    decoded twice or skipped."""
+    spans = speech_regions(probs, samples.shape[0], opts)
+    return plan_windows([(max(s, after), e) for s, e in spans if e > after], samples)

@@ -7,7 +7,14 @@ import pytest
 
 from segmenter.constants import FRAME_SAMPLES, SAMPLE_RATE
 from segmenter.vad import SileroVad, VadOptions
-from segmenter.windows import Window, plan_windows, segment, speech_regions
+from segmenter.windows import (
+    Window,
+    first_window,
+    plan_windows,
+    segment,
+    speech_regions,
+    windows_after,
+)
 
 OPTS = VadOptions(threshold=0.5, silence_ms=500, padding_ms=200, min_speech_ms=120)
 FPS = SAMPLE_RATE / FRAME_SAMPLES  # frames per second
@@ -98,6 +105,52 @@ def test_random_patterns_keep_the_invariants() -> None:
         covered = sum(w.samples for w in windows)
         assert covered == sum(e - s for s, e in speech)
         assert plan_windows(speech, audio) == windows
+
+
+PREFIX_FRAMES = 2048  # one VAD block, as streaming plans its first window
+
+
+def _stream_plan(audio: np.ndarray, probs: np.ndarray) -> list[Window]:
+    """What streaming decodes: the first window from the shortest settling prefix of
+    VAD blocks, then the windows after it."""
+    for end in range(PREFIX_FRAMES, probs.shape[0] + PREFIX_FRAMES, PREFIX_FRAMES):
+        complete = end >= probs.shape[0]
+        first = first_window(audio, probs[:end], OPTS, 5.0, complete)
+        if first is not None:
+            return [first, *windows_after(audio, probs, OPTS, first.spans[-1][1])]
+    return []
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [(3, 0.0), (40, 0.9), (2, 0.0)],  # a long region, cut inside the prefix
+        [(63, 0.0), (20, 0.9)],  # speech starts just before the prefix's end
+        [(61, 0.0), (3, 0.9), (1, 0.0), (8, 0.9)],  # ...and reaches past it
+        [(2, 0.0), (1, 0.9), (70, 0.0), (5, 0.9)],  # one word, then speech beyond the prefix
+        [(150, 0.0), (4, 0.9), (1, 0.0)],  # silence for more than two blocks
+        [(90, 0.0)],  # no speech at all
+    ],
+)
+def test_streaming_plan_covers_the_same_speech_once(parts: list[tuple[float, float]]) -> None:
+    audio, probs = pattern(*parts)
+    streamed = _stream_plan(audio, probs)
+    _check(streamed, audio.shape[0])
+    speech = speech_regions(probs, audio.shape[0], OPTS)
+    assert sum(w.samples for w in streamed) == sum(e - s for s, e in speech)
+    whole = segment(audio, probs, OPTS, 5.0)
+    if whole:
+        assert streamed[0].spans[0] == whole[0].spans[0]
+        assert streamed[0].seconds <= 5.0 + 0.5
+    else:
+        assert streamed == []
+
+
+def test_first_window_waits_while_speech_runs_into_the_prefix_end() -> None:
+    audio, probs = pattern((60, 0.0), (8, 0.9), (2, 0.0))
+    assert first_window(audio, probs[:PREFIX_FRAMES], OPTS, 5.0) is None
+    settled = first_window(audio, probs, OPTS, 5.0, complete=True)
+    assert settled is not None and settled.start == pytest.approx(60 - 0.2, abs=0.05)
 
 
 def test_silero_on_real_silence_and_noise() -> None:
