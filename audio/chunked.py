@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from audio.batcher import Batcher, Between
 from audio.constants import SAMPLE_RATE
@@ -38,6 +39,10 @@ MAX_SEGMENT_SECONDS = 12.0
 """A segment without sentence punctuation is closed after this long."""
 PUNCTUATION_BEFORE = "\"'“¿([{-"
 PUNCTUATION_AFTER = "\"'.。,，!！?？:：”)]}、"
+
+
+TailPlan = Iterator[list[Window] | None]
+"""The rest of a request's plan: None after each VAD block, then its windows."""
 
 
 @dataclass(frozen=True)
@@ -180,51 +185,72 @@ class ChunkedEngine:
 
     def _plan(
         self, audio: SampleSource, vad: VadOptions, incremental: bool
-    ) -> tuple[list[Window], Callable[[], list[Window]]]:
-        """The windows to decode first, and a function that plans the others (run by
-        the decoding generator). Streaming: the first window from as few VAD blocks as
-        settle it; the VAD over the rest runs after its text is out."""
-        if not incremental:
-            return [], lambda: segment(audio, self.vad.probabilities(audio), vad)
+    ) -> tuple[list[Window], TailPlan]:
+        """The windows to decode first, and the lazy plan of the others. Streaming: the
+        first window from as few VAD blocks as settle it, decoded while the plan runs
+        the VAD over the rest."""
         blocks = self.vad.probability_blocks(audio)
-        seen: list[np.ndarray] = []
+        seen: list[npt.NDArray[np.float32]] = []
         first = None
+        if incremental:
+            for block in blocks:
+                seen.append(block)
+                first = first_window(audio, np.concatenate(seen), vad, FIRST_WINDOW_SECONDS)
+                if first is not None:
+                    break
+            else:  # the whole file is seen: its first window is settled, if it has one
+                probs = np.concatenate(seen) if seen else np.zeros(0, np.float32)
+                first = first_window(audio, probs, vad, FIRST_WINDOW_SECONDS, complete=True)
+        return ([first] if first else []), self._rest(audio, vad, blocks, seen, first)
+
+    def _rest(
+        self, audio: SampleSource, vad: VadOptions, blocks: Iterator[npt.NDArray[np.float32]],
+        seen: list[npt.NDArray[np.float32]], first: Window | None,
+    ) -> TailPlan:  # fmt: skip
+        """Yields None after each remaining VAD block, then the windows: the file's
+        (no first window), or those after the first window."""
         for block in blocks:
             seen.append(block)
-            first = first_window(audio, np.concatenate(seen), vad, FIRST_WINDOW_SECONDS)
-            if first is not None:
-                break
-        else:
-            probs = np.concatenate(seen) if seen else np.zeros(0, np.float32)
-            first = first_window(audio, probs, vad, FIRST_WINDOW_SECONDS, complete=True)
+            yield None
+        probs = np.concatenate(seen) if seen else np.zeros(0, np.float32)
         if first is None:
-            return [], list
-        after = first.spans[-1][1]
-
-        def rest() -> list[Window]:
-            return windows_after(audio, np.concatenate([*seen, *blocks]), vad, after)
-
-        return [first], rest
+            yield segment(audio, probs, vad)
+        else:
+            yield windows_after(audio, probs, vad, first.spans[-1][1])
 
     def _decode(
-        self, audio: SampleSource, head: list[Window], tail: Callable[[], list[Window]],
-        key: Hashable, found: list[str], cancel: threading.Event | None,
+        self, audio: SampleSource, head: list[Window], tail: TailPlan, key: Hashable,
+        found: list[str], cancel: threading.Event | None,
     ) -> Iterator[Any]:  # fmt: skip
-        """Decode `head` (streaming's first window, alone) and yield it; then plan the
-        `tail` and submit it a batch's worth at a time (so batches start full), keeping
-        a batch per inference thread, and one more, queued ahead; yield segments in order."""
-        if head:
-            rid = self.batcher.open(key, len(head))
-            try:
-                for window, future in self._submit(audio, rid, head):
-                    yield from self._collect(window, future, found, cancel)
-            finally:
+        """Decode `head` (streaming's first window, alone), yielding it as soon as it is
+        done while `tail` plans the rest; then submit the rest a batch's worth at a time
+        (so batches start full), keeping a batch per inference thread, and one more,
+        queued ahead; yield segments in order."""
+        pending: deque[tuple[Window, Future[Any]]] = deque()
+        rid = self.batcher.open(key, len(head)) if head else None
+        windows: list[Window] = []
+        try:
+            if rid is not None:
+                pending.extend(self._submit(audio, rid, head))
+            for step in tail:
+                if cancel is not None and cancel.is_set():
+                    raise ClientDisconnected
+                if step is not None:
+                    windows = step
+                elif pending and pending[0][1].done():
+                    yield from self._collect(*pending.popleft(), found, cancel)
+            while pending:
+                yield from self._collect(*pending.popleft(), found, cancel)
+        finally:
+            if rid is not None:
                 self.batcher.close_request(rid)
-        if cancel is not None and cancel.is_set():
-            raise ClientDisconnected
-        windows = tail()
-        if not windows:
-            return
+        if windows:
+            yield from self._decode_windows(audio, windows, key, found, cancel)
+
+    def _decode_windows(
+        self, audio: SampleSource, windows: list[Window], key: Hashable, found: list[str],
+        cancel: threading.Event | None,
+    ) -> Iterator[Any]:  # fmt: skip
         rid = self.batcher.open(key, len(windows))
         group = self.batcher.max_batch
         ahead = group * (self.batcher.workers + 1)
