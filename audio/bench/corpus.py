@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audio.constants import SAMPLE_RATE
-from audio.encode import resample
+from audio.encode import encode_whole, resample
 from audio.types import Samples
 
 PARAGRAPHS = (
@@ -88,3 +88,8 @@ def long_form(clips: list[Clip], minimum_seconds: float) -> Clip:
 
 def first_seconds(clip: Clip, seconds: float) -> Samples:
     return clip.samples[: int(seconds * SAMPLE_RATE)]
+
+
+def encoded(samples: Samples, response_format: str) -> bytes:
+    """Benchmark audio as an upload: a whole file in `response_format` (wav, mp3, ...)."""
+    return encode_whole([(samples, SAMPLE_RATE)], response_format, SAMPLE_RATE)

@@ -16,6 +16,13 @@ from audio.registry import Loader, load_whisper
 from audio.settings import Settings
 
 
+def free_port() -> int:
+    """A loopback port nobody is listening on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """Yield the base URL of the service running in a background thread."""
@@ -26,9 +33,7 @@ def serving(settings: Settings) -> Iterator[str]:
 @contextmanager
 def serving_app(settings: Settings, loader: Loader = load_whisper) -> Iterator[tuple[str, FastAPI]]:
     """Run the real app under uvicorn on loopback in a thread; yield (url, app)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     app = create_app(settings, loader=loader)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from audio.bench.corpus import first_seconds, long_form, render_paragraphs
+from audio.bench.corpus import encoded, first_seconds, long_form, render_paragraphs
 from audio.bench.report import OUT_DIR, ROOT, heading, publish
 from audio.bench.server import serving
-from audio.constants import SAMPLE_RATE
-from audio.encode import encode_whole
 from audio.settings import Settings
 
 SAMPLE = ROOT.parent / "shared" / "samples" / "multilingual.mp3"
@@ -50,7 +48,7 @@ LONG_SECONDS = 600.0
 
 def _long_mp3() -> bytes:
     samples = first_seconds(long_form(render_paragraphs(), LONG_SECONDS), LONG_SECONDS)
-    return encode_whole([(samples, SAMPLE_RATE)], "mp3", SAMPLE_RATE)
+    return encoded(samples, "mp3")
 
 
 def _row(client: httpx.Client, body: bytes, algorithm: str) -> tuple[dict[str, list[float]], str]:

@@ -1,6 +1,6 @@
 """`speech-pipeline bench stt`: our long-form paths against stock faster-whisper.
 
-Same process, same model object, same audio, beam 5 everywhere:
+Same process, same weights, same audio, beam 5 everywhere:
 (a) stock `WhisperModel.transcribe` (sequential, the control),
 (b) stock `BatchedInferencePipeline`, (c) our chunked and sequential engines,
 (d) the HTTP service under concurrent clients. `--hour` adds the one-hour file's
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,11 +27,9 @@ from typing import Any
 import httpx
 import numpy as np
 
-from audio.bench.corpus import Clip, first_seconds, long_form, render_paragraphs
+from audio.bench.corpus import Clip, encoded, first_seconds, long_form, render_paragraphs
 from audio.bench.report import OUT_DIR, error_rate, heading, publish
-from audio.bench.server import serving
-from audio.constants import SAMPLE_RATE
-from audio.encode import encode_whole
+from audio.bench.server import free_port, serving
 from audio.registry import ModelRegistry
 from audio.service import SttService
 from audio.settings import Settings
@@ -86,6 +83,15 @@ def _stock(path: str, settings: Settings, **threads: int) -> Any:
                         **threads)  # fmt: skip
 
 
+def _sequential_text(model: Any, beam: int) -> Callable[[Samples], str]:
+    """Stock `WhisperModel.transcribe` of a model, as a samples -> text function."""
+
+    def run(samples: Samples) -> str:
+        return "".join(s.text for s in model.transcribe(samples, beam_size=beam)[0])
+
+    return run
+
+
 def _engine_rows(settings: Settings, clip: Clip) -> tuple[list[Row], SttService]:
     from faster_whisper import BatchedInferencePipeline
 
@@ -100,11 +106,7 @@ def _engine_rows(settings: Settings, clip: Clip) -> tuple[list[Row], SttService]
     batched = BatchedInferencePipeline(stock_model)
     chunked = service.chunked_engine(model_id)
 
-    def stock(samples: Samples) -> str:
-        return "".join(s.text for s in stock_model.transcribe(samples, beam_size=beam)[0])
-
-    def stock_tuned(samples: Samples) -> str:
-        return "".join(s.text for s in tuned_model.transcribe(samples, beam_size=beam)[0])
+    stock, stock_tuned = _sequential_text(stock_model, beam), _sequential_text(tuned_model, beam)
 
     def stock_batched(samples: Samples) -> str:
         segments, _ = batched.transcribe(samples, beam_size=beam, batch_size=BATCH_SIZE)
@@ -137,7 +139,7 @@ def _engine_rows(settings: Settings, clip: Clip) -> tuple[list[Row], SttService]
 
 
 def _wav(samples: Samples) -> bytes:
-    return encode_whole([(samples, SAMPLE_RATE)], "wav", SAMPLE_RATE)
+    return encoded(samples, "wav")
 
 
 BURST_ROUNDS = 3
@@ -229,9 +231,7 @@ def _status_mb(pid: int, field: str) -> float:
 @contextmanager
 def _server_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`speech-pipeline serve` in a process of its own (its memory is measured alone)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     command = [sys.executable, "-m", "audio.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
@@ -258,7 +258,7 @@ def _hour(clips: list[Clip]) -> tuple[float, float, float, float]:
     hour = long_form(clips, 3600.0)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "hour.mp3"
-        path.write_bytes(encode_whole([(hour.samples, SAMPLE_RATE)], "mp3", SAMPLE_RATE))
+        path.write_bytes(encoded(hour.samples, "mp3"))
         reference = hour.reference
         del hour
         env = {"SPEECH_LIMITS__MAX_UPLOAD_BYTES": "200000000", "SPEECH_LOG_LEVEL": "warning"}
