@@ -31,8 +31,11 @@ lint: install
 test: lint
 	$(BIN)/pytest -ra
 
+# Real human speech for the benches, when the shared samples sit beside the checkout.
+BENCH_SAMPLES ?= $(wildcard ../shared/samples)
+
 bench: install
-	$(BIN)/speech-pipeline bench
+	$(BIN)/speech-pipeline bench $(if $(BENCH_SAMPLES),--samples $(BENCH_SAMPLES))
 
 samples: install
 	$(BIN)/python samples/generate.py

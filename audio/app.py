@@ -14,14 +14,11 @@ from audio.api import health, models, speech, transcriptions
 from audio.api.errors import install_error_handlers
 from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
 from audio.metrics import Metrics
-from audio.registry import Loader, ModelRegistry, load_whisper
-from audio.service import SttService
+from audio.services import Services
 from audio.settings import Settings
-from audio.tts import TtsService, engine_config
-from audio.workers import InferencePool
-from segmenter.vad import SileroVad
-from voices.catalog import VoiceCatalog
-from voices.registry import VoiceEngines
+from audio.stt_service import SttService
+from transcriber.registry import Loader, ModelRegistry
+from transcriber.whisper import WhisperModel
 
 log = logging.getLogger(__name__)
 
@@ -45,38 +42,27 @@ def _announce(settings: Settings, registry: ModelRegistry) -> None:
 async def _reap(stt: SttService) -> None:
     while True:
         await asyncio.sleep(REAPER_INTERVAL_SECONDS)
-        await asyncio.to_thread(stt.registry.unload_idle)
-        stt.prune()
+        await asyncio.to_thread(stt.prune)
 
 
-def create_app(settings: Settings | None = None, loader: Loader = load_whisper) -> FastAPI:
+def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.load) -> FastAPI:
     """Build the app. Nothing heavy happens until the lifespan starts."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        registry = ModelRegistry(settings.stt, loader=loader)
-        pool = InferencePool(
-            settings.workers.workers,
-            settings.workers.queue_size,
-            settings.workers.retry_after_seconds,
-        )
+        services = Services.build(settings, loader)
         app.state.settings = settings
-        stt = SttService(settings, registry, pool, SileroVad())
-        app.state.stt = stt
-        app.state.tts = TtsService(
-            VoiceCatalog.load(), VoiceEngines(engine_config(settings.tts)), pool
-        )
-        app.state.metrics = Metrics(lambda: pool.pending)
-        _announce(settings, registry)
-        reaper = asyncio.create_task(_reap(stt))
+        app.state.stt = services.stt
+        app.state.tts = services.tts
+        app.state.metrics = Metrics(lambda: services.pool.pending)
+        _announce(settings, services.stt.registry)
+        reaper = asyncio.create_task(_reap(services.stt))
         try:
             yield
         finally:
             reaper.cancel()
-            await asyncio.to_thread(pool.shutdown)
-            stt.close()
-            registry.close()
+            await asyncio.to_thread(services.close)
 
     app = FastAPI(title="speech-pipeline", version=__version__, lifespan=lifespan)
     install_error_handlers(app)

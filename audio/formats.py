@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from audio.languages import language_name
-from audio.types import Segment, Transcript
+from transcriber.types import Segment, Transcript
 
-ResponseFormat = Literal["json", "text", "verbose_json", "srt", "vtt"]
-RESPONSE_FORMATS: tuple[str, ...] = ("json", "text", "verbose_json", "srt", "vtt")
-Granularity = Literal["segment", "word"]
-
-MEDIA_TYPES: dict[str, str] = {
+TRANSCRIPT_MEDIA_TYPES: dict[str, str] = {
     "json": "application/json",
-    "verbose_json": "application/json",
     "text": "text/plain; charset=utf-8",
+    "verbose_json": "application/json",
     "srt": "text/plain; charset=utf-8",
     "vtt": "text/vtt; charset=utf-8",
 }
+"""Each transcript response format and its Content-Type."""
+RESPONSE_FORMATS: tuple[str, ...] = tuple(TRANSCRIPT_MEDIA_TYPES)
+TIMED_FORMATS = frozenset({"verbose_json", "srt", "vtt"})
+"""Formats that show segment times (json and text skip the work that finds them)."""
+GRANULARITIES = ("segment", "word")
+"""`timestamp_granularities[]` values."""
+
+
+def needs_segment_times(response_format: str) -> bool:
+    return response_format in TIMED_FORMATS
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ def render(
     granularities: frozenset[str],
     request_id: str,
 ) -> Rendered:
-    media = MEDIA_TYPES[response_format]
+    media = TRANSCRIPT_MEDIA_TYPES[response_format]
     if response_format == "json":
         return Rendered(media, json=_json(transcript, request_id))
     if response_format == "verbose_json":

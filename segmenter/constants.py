@@ -1,7 +1,17 @@
 """Constants of the segmenter, named once."""
 
-SAMPLE_RATE = 16000
-"""Input rate (Whisper's and Silero's)."""
+from common.pcm import SAMPLE_RATE
+
+"""Input rate (Whisper's and Silero's), defined in common.pcm."""
+
+__all__ = [
+    "CONTEXT_SAMPLES",
+    "FRAME_SAMPLES",
+    "MAX_WINDOW_SECONDS",
+    "MIN_WINDOW_SECONDS",
+    "SAMPLE_RATE",
+]
+
 FRAME_SAMPLES = 512
 """Silero VAD frame: 32 ms at 16 kHz."""
 CONTEXT_SAMPLES = 64

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from common.pcm import INT16_SCALE
 from segmenter.constants import CONTEXT_SAMPLES, FRAME_SAMPLES
 from segmenter.source import SampleSource
 
 BLOCK_FRAMES = 2048
 """Frames per ONNX call (about 65 s of audio)."""
 STATE_SHAPE = (1, 1, 128)
-INT16_SCALE = 32768.0
 
 
 def default_model_path() -> Path:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from common.pcm import to_float32
 from segmenter.constants import FRAME_SAMPLES, MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS, SAMPLE_RATE
 from segmenter.source import SampleSource
 from segmenter.vad import VadOptions
@@ -53,9 +54,7 @@ class Window:
             piece = samples[start:end]
         else:
             piece = np.concatenate([samples[s:e] for s, e in self.spans])
-        if piece.dtype == np.int16:
-            return (piece.astype(np.float32) / 32768.0).astype(np.float32)
-        return piece.astype(np.float32, copy=False)
+        return to_float32(piece)
 
     def to_file_time(self, seconds: float) -> float:
         """Map a time inside the window (seconds from its start) to the file's timeline."""

@@ -8,7 +8,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import jiwer
@@ -47,6 +49,15 @@ def wer(reference: str, hypothesis: str) -> float:
 
 live_server = serving_app
 """Run the real app under uvicorn on loopback in a thread; yields (url, app)."""
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, every: float = 0.02) -> None:
+    """Poll `condition` until it holds; fail the test if it does not within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(every)
 
 
 def run_cli(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:

@@ -10,18 +10,15 @@ Engine ids (the catalog's `engine` field):
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from common.modelcache import ModelCache
 from voices.engines import SentenceEngine
 
 T = TypeVar("T")
-
-log = logging.getLogger(__name__)
 
 EMBEDDED_PIPER_VOICE = "en_US-joe-medium"
 PIPER_VOICES_REPO = "rhasspy/piper-voices"
@@ -59,11 +56,13 @@ def piper_repo_path(voice_id: str) -> str:
 class VoiceEngines:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
-        self._lock = threading.Lock()
-        self._loading: dict[str, threading.Lock] = {}
-        self._engines: dict[str, SentenceEngine] = {}
-        self._shared: dict[str, object] = {}
-        self.load_counts: dict[str, int] = {}
+        self.cache: ModelCache[SentenceEngine] = ModelCache("tts engine")
+        self._shared: ModelCache[object] = ModelCache("tts library")
+
+    @property
+    def load_counts(self) -> dict[str, int]:
+        """How often each concrete engine was created."""
+        return self.cache.load_counts
 
     # -- where files are ----------------------------------------------------
     def piper_files(self, voice_id: str) -> tuple[Path, Path] | None:
@@ -113,21 +112,7 @@ class VoiceEngines:
     def get(self, engine_id: str) -> SentenceEngine:
         """The engine for `engine_id`, created once (blocking: call off the event loop)."""
         concrete = self.resolve(engine_id)
-        with self._lock:
-            engine = self._engines.get(concrete)
-            if engine is not None:
-                return engine
-            gate = self._loading.setdefault(concrete, threading.Lock())
-        with gate:
-            with self._lock:
-                if concrete in self._engines:
-                    return self._engines[concrete]
-            engine = self._create(concrete)
-            with self._lock:
-                self._engines[concrete] = engine
-                self.load_counts[concrete] = self.load_counts.get(concrete, 0) + 1
-            log.info("loaded TTS engine %s", concrete)
-            return engine
+        return self.cache.get(concrete, lambda: self._create(concrete))
 
     def _create(self, concrete: str) -> SentenceEngine:
         kind, _, arg = concrete.partition(":")
@@ -159,10 +144,7 @@ class VoiceEngines:
         raise ValueError(f"unknown TTS engine {concrete!r}")
 
     def _shared_object(self, key: str, factory: Callable[[], T]) -> T:
-        with self._lock:
-            if key not in self._shared:
-                self._shared[key] = factory()
-            return self._shared[key]  # type: ignore[return-value]
+        return self._shared.get(key, factory)  # type: ignore[return-value]
 
     # -- pulling ------------------------------------------------------------
     def pull(self, voice_id: str) -> Path:

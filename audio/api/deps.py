@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from audio.errors import AuthenticationError
-from audio.service import SttService
 from audio.settings import Settings
-from audio.tts import TtsService
+from audio.stt_service import SttService
+from audio.tts_service import TtsService
 
 
 def get_settings(request: Request) -> Settings:

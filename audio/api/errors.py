@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from audio.errors import ServiceError
+from audio.errors import ServiceError, as_service_error
+from transcriber.errors import TranscriberError
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ def internal_error_response(request_id: str) -> JSONResponse:
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
-    return service_error_response(exc)
+    error = as_service_error(exc)
+    assert error is not None
+    return service_error_response(error)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -67,5 +69,6 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(TranscriberError, _service_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

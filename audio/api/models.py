@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from audio.api.deps import SttDep, TtsDep, check_api_key
-from audio.registry import ModelRegistry
-from audio.tts import TtsService
+from audio.tts_service import TtsService
+from transcriber.registry import ModelRegistry
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 

@@ -16,13 +16,11 @@ from starlette.datastructures import FormData, UploadFile
 
 from audio.constants import MAX_PROMPT_CHARS
 from audio.errors import InvalidRequest
-from audio.formats import RESPONSE_FORMATS
+from audio.formats import GRANULARITIES, RESPONSE_FORMATS, needs_segment_times
 from audio.languages import LANGUAGES
-from audio.types import Algorithm, SttOptions, Task
 from segmenter.vad import VadOptions
+from transcriber.types import ALGORITHMS, Algorithm, SttOptions, Task
 
-GRANULARITIES = ("segment", "word")
-ALGORITHMS = ("chunked", "sequential")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -60,7 +58,7 @@ class TranscriptionRequest:
             prompt=self.prompt,
             temperature=self.temperature,
             word_timestamps="word" in self.granularities,
-            segment_timestamps=self.response_format in ("verbose_json", "srt", "vtt"),
+            segment_timestamps=needs_segment_times(self.response_format),
             beam_size=beam_size,
             vad_filter=vad_filter,
             algorithm=self.algorithm or algorithm,
@@ -166,7 +164,7 @@ def _algorithm(form: FormData) -> Algorithm | None:
         raise InvalidRequest(
             f"algorithm must be one of {list(ALGORITHMS)}, got {raw!r}", param="algorithm"
         )
-    return "chunked" if raw == "chunked" else "sequential"
+    return next(a for a in ALGORITHMS if a == raw)
 
 
 def _strategy_fields(form: FormData) -> dict[str, str] | None:

@@ -13,12 +13,12 @@ from audio.api.deps import SettingsDep, TtsDep, check_api_key, request_id
 from audio.api.sse import PING_SECONDS, primed, speech_events
 from audio.encode import (
     DEFAULT_SPEECH_SAMPLE_RATE,
-    MEDIA_TYPES,
     SPEECH_FORMATS,
+    SPEECH_MEDIA_TYPES,
     SPEECH_SAMPLE_RATES,
 )
 from audio.errors import InvalidRequest
-from audio.tts import SpeechJob, TtsService
+from audio.tts_service import SpeechJob, TtsService
 from voices.types import SpeechOptions
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
@@ -75,7 +75,7 @@ async def speech(
     request: Request, body: SpeechBody, settings: SettingsDep, tts: TtsDep
 ) -> Response:
     job = _job(body, tts, settings.tts.max_input_chars)
-    media_type = MEDIA_TYPES[job.response_format]
+    media_type = SPEECH_MEDIA_TYPES[job.response_format]
     headers = {"x-voice": job.voice.name}
     if body.stream_format is None:
         return Response(await tts.render(job), media_type=media_type, headers=headers)

@@ -10,8 +10,8 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
-from audio.errors import ServiceError
-from audio.types import Segment
+from audio.errors import as_service_error
+from transcriber.types import Segment
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,10 @@ def _event(body: dict[str, Any]) -> dict[str, str]:
 
 def _error_event(exc: Exception, request_id: str) -> dict[str, str]:
     """The contract's envelope as one event; nothing internal for unexpected errors."""
-    if isinstance(exc, ServiceError):
-        error = {"message": exc.message, "type": exc.error_type, "param": exc.param,
-                 "code": exc.code}  # fmt: skip
+    known = as_service_error(exc)
+    if known is not None:
+        error = {"message": known.message, "type": known.error_type, "param": known.param,
+                 "code": known.code}  # fmt: skip
     else:
         log.error("stream failed in request %s", request_id, exc_info=exc)
         error = {"message": f"Internal server error (request {request_id}).",

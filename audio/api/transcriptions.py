@@ -15,9 +15,9 @@ from audio.api.deps import SettingsDep, SttDep, check_api_key, request_id
 from audio.errors import RequestTooLarge
 from audio.fetch import FetchPolicy, fetch_url
 from audio.formats import render
-from audio.service import SttService
 from audio.settings import Settings
-from audio.types import Task
+from audio.stt_service import SttService
+from transcriber.types import Task
 
 from .schemas import TranscriptionRequest, parse_transcription_form
 from .sse import PING_SECONDS, primed, transcript_events

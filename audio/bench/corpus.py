@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audio.constants import SAMPLE_RATE
 from audio.encode import encode_whole, resample
-from audio.types import Samples
+from common.pcm import SAMPLE_RATE
+from transcriber.types import Samples
 
 PARAGRAPHS = (
     "The city council met on Tuesday evening to discuss the new bicycle lanes. Several "
@@ -55,15 +55,14 @@ class Clip:
 
 def render_paragraphs() -> list[Clip]:
     """Each paragraph once, voices cycling: about 2 minutes of speech."""
+    from audio.services import voice_engines
     from audio.settings import TtsSettings
-    from audio.tts import engine_config
     from voices.catalog import VoiceCatalog
-    from voices.registry import VoiceEngines
     from voices.synthesizer import Synthesizer
     from voices.types import SpeechOptions
 
     catalog = VoiceCatalog.load()
-    synthesizer = Synthesizer(VoiceEngines(engine_config(TtsSettings(piper_noise_scale=0.0))))
+    synthesizer = Synthesizer(voice_engines(TtsSettings(piper_noise_scale=0.0)))
     pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), np.float32)
     clips = []
     for index, text in enumerate(PARAGRAPHS):

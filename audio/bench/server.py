@@ -12,8 +12,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from audio.app import create_app
-from audio.registry import Loader, load_whisper
 from audio.settings import Settings
+from transcriber.registry import Loader
+from transcriber.whisper import WhisperModel
 
 
 def free_port() -> int:
@@ -31,7 +32,9 @@ def serving(settings: Settings) -> Iterator[str]:
 
 
 @contextmanager
-def serving_app(settings: Settings, loader: Loader = load_whisper) -> Iterator[tuple[str, FastAPI]]:
+def serving_app(
+    settings: Settings, loader: Loader = WhisperModel.load
+) -> Iterator[tuple[str, FastAPI]]:
     """Run the real app under uvicorn on loopback in a thread; yield (url, app)."""
     port = free_port()
     app = create_app(settings, loader=loader)

@@ -14,11 +14,13 @@ from pathlib import Path
 import httpx
 
 from audio.bench.corpus import encoded, first_seconds, long_form, render_paragraphs
-from audio.bench.report import OUT_DIR, ROOT, heading, publish
+from audio.bench.report import OUT_DIR, heading, publish
 from audio.bench.server import serving
 from audio.settings import Settings
 
-SAMPLE = ROOT.parent / "shared" / "samples" / "multilingual.mp3"
+SAMPLE_NAME = "multilingual.mp3"
+"""The real-speech file in `--samples DIR`; without it, 60 s of generated speech."""
+SAMPLE_SECONDS = 60.0
 REPEATS = 3
 
 
@@ -62,12 +64,21 @@ def _row(client: httpx.Client, body: bytes, algorithm: str) -> tuple[dict[str, l
     return runs, f"{f:.2f} | {c:.2f} | {w:.2f} | {f / w:.0%} | {f / c:.0%} |"
 
 
-def run_sse_bench(settings: Settings, args: argparse.Namespace, sample: Path = SAMPLE) -> int:
-    body = sample.read_bytes()
+def _sample(samples_dir: str | None) -> tuple[str, bytes]:
+    """(name, mp3 bytes) of the 60-s file: real speech from `--samples`, else generated."""
+    if samples_dir:
+        path = Path(samples_dir) / SAMPLE_NAME
+        return path.name, path.read_bytes()
+    speech = long_form(render_paragraphs(), SAMPLE_SECONDS)
+    return "generated 60 s", encoded(first_seconds(speech, SAMPLE_SECONDS), "mp3")
+
+
+def run_sse_bench(settings: Settings, args: argparse.Namespace) -> int:
+    name, body = _sample(args.samples)
     long_body = _long_mp3()
     lines = heading("SSE transcription (stream=true)")
     lines += [
-        f"Over loopback, median of {REPEATS}: `{sample.name}` (60 s), and {LONG_SECONDS / 60:.0f} "
+        f"Over loopback, median of {REPEATS}: `{name}` (60 s), and {LONG_SECONDS / 60:.0f} "
         "minutes of generated English speech (mp3, the STT bench's paragraphs). Control: the "
         "same request without `stream` (time to the whole JSON body). The last column "
         "divides by the stream's own completion (its `transcript.text.done`).",
@@ -78,15 +89,15 @@ def run_sse_bench(settings: Settings, args: argparse.Namespace, sample: Path = S
     ]
     raw = {}
     cases = [
-        (sample.name, body, "chunked"),
-        (sample.name, body, "sequential"),
+        (name, body, "chunked"),
+        (name, body, "sequential"),
         (f"generated {LONG_SECONDS / 60:.0f} min", long_body, "chunked"),
     ]
     with serving(settings) as url, httpx.Client(base_url=url, timeout=600) as client:
         _whole(client, body, "chunked")  # load the model
-        for name, data, algorithm in cases:
-            raw[f"{name} {algorithm}"], cells = _row(client, data, algorithm)
-            lines.append(f"| {name} | {algorithm} | {cells}")
+        for label, data, algorithm in cases:
+            raw[f"{label} {algorithm}"], cells = _row(client, data, algorithm)
+            lines.append(f"| {label} | {algorithm} | {cells}")
     OUT_DIR.mkdir(exist_ok=True)
     (OUT_DIR / "sse.json").write_text(json.dumps(raw, indent=2))
     publish("\n".join(lines), args.output)

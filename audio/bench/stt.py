@@ -30,13 +30,10 @@ import numpy as np
 from audio.bench.corpus import Clip, encoded, first_seconds, long_form, render_paragraphs
 from audio.bench.report import OUT_DIR, error_rate, heading, publish
 from audio.bench.server import free_port, serving
-from audio.registry import ModelRegistry
-from audio.service import SttService
+from audio.services import Services
 from audio.settings import Settings
-from audio.stt import WhisperEngine
-from audio.types import Samples, SttOptions
-from audio.workers import InferencePool
-from segmenter.vad import SileroVad
+from audio.stt_service import SttService
+from transcriber.types import Samples, SttOptions
 
 LONG_SECONDS = 300.0
 BATCH_SIZE = 8
@@ -95,16 +92,15 @@ def _sequential_text(model: Any, beam: int) -> Callable[[Samples], str]:
 def _engine_rows(settings: Settings, clip: Clip) -> tuple[list[Row], SttService]:
     from faster_whisper import BatchedInferencePipeline
 
-    registry = ModelRegistry(settings.stt)
-    service = SttService(settings, registry, InferencePool(1, 0), SileroVad())
+    service = Services.build(settings).stt
     model_id = settings.stt.default_model
-    model = registry.get(model_id)
-    path = str(registry.local_dir(model_id))
+    path = str(service.registry.local_dir(model_id))
     stock_model = _stock(path, settings)
     tuned_model = _stock(path, settings, cpu_threads=1)
     beam = settings.stt.beam_size
     batched = BatchedInferencePipeline(stock_model)
-    chunked = service.chunked_engine(model_id)
+    chunked = service.engine(model_id, "chunked")
+    sequential = service.engine(model_id, "sequential")
 
     stock, stock_tuned = _sequential_text(stock_model, beam), _sequential_text(tuned_model, beam)
 
@@ -132,7 +128,7 @@ def _engine_rows(settings: Settings, clip: Clip) -> tuple[list[Row], SttService]
         _timed(
             "(c) ours, sequential",
             clip,
-            lambda s: WhisperEngine(model).transcribe(s, ours_sequential).text,
+            lambda s: sequential.stream(s, ours_sequential).collect().text,
         ),
     ]
     return rows, service

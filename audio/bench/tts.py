@@ -12,20 +12,19 @@ import json
 import re
 import statistics
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import httpx
 import numpy as np
 
 from audio.bench.report import OUT_DIR, error_rate, heading, publish
 from audio.bench.server import serving
-from audio.constants import SAMPLE_RATE
 from audio.encode import resample
-from audio.registry import ModelRegistry
+from audio.services import stt_registry, voice_engines
 from audio.settings import Settings
-from audio.stt import WhisperEngine
-from audio.tts import engine_config
-from audio.types import SttOptions
+from common.pcm import SAMPLE_RATE
+from transcriber.sequential import SequentialEngine
+from transcriber.types import SttOptions
 from voices.catalog import VoiceCatalog
 from voices.registry import ARABIC_RENDERINGS, VoiceEngines
 from voices.shaping import median_f0, reshape
@@ -107,13 +106,12 @@ def _cer(reference: str, hypothesis: str) -> float:
 
 
 def _arabic_cer(settings: Settings, catalog: VoiceCatalog) -> dict[str, dict[str, float]]:
-    stt = WhisperEngine(ModelRegistry(settings.stt).get(settings.stt.default_model))
+    stt = SequentialEngine(stt_registry(settings).get(settings.stt.default_model))
     options = SttOptions(language="ar", beam_size=settings.stt.beam_size, vad_filter=False)
     results: dict[str, dict[str, float]] = {}
     for rendering in ARABIC_RENDERINGS:
-        config = replace(engine_config(settings.tts), arabic_rendering=rendering,
-                         arabic_piper_voice=None)  # fmt: skip
-        engines = VoiceEngines(config)
+        engines = voice_engines(settings.tts.model_copy(
+            update={"arabic_rendering": rendering, "arabic_piper_voice": None}))  # fmt: skip
         voices = [v for v in catalog.voices if v.language == "ar"]
         for label, voice, shape in [("unshaped", voices[0], False)] + [
             (v.name, v, True) for v in voices
@@ -155,7 +153,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def run_tts_bench(settings: Settings, args: argparse.Namespace) -> int:
     catalog = VoiceCatalog.load()
-    engines = VoiceEngines(engine_config(settings.tts))
+    engines = voice_engines(settings.tts)
     rows = _voice_rows(engines, catalog)
     cer = _arabic_cer(settings, catalog)
     first, whole = _stream_latency(settings)

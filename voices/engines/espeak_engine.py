@@ -11,6 +11,7 @@ import threading
 
 import numpy as np
 
+from common.pcm import to_float32
 from voices.types import Pcm
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -49,7 +50,7 @@ class EspeakLibrary:
     def _on_audio(self, wav: ctypes._Pointer[ctypes.c_short], count: int, _events: int) -> int:
         if count > 0:
             samples = np.ctypeslib.as_array(wav, shape=(count,))
-            self._chunks.append(samples.astype(np.float32) / 32768.0)
+            self._chunks.append(to_float32(samples))
         return 0
 
     def synthesize(self, text: str, voice: str, wpm: int) -> Pcm:

@@ -14,7 +14,7 @@ import webvtt
 from groq.types.audio import Transcription as GroqTranscription
 from openai.types.audio import Transcription, TranscriptionVerbose
 
-from .helpers import REFERENCES, SAMPLES, wer
+from ..helpers import REFERENCES, SAMPLES, wer
 
 CLIP = SAMPLES / "hello_en.wav"
 REFERENCE = REFERENCES["hello_en.wav"]["text"]

@@ -27,14 +27,19 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
+
+P = TypeVar("P")
+"""A window's payload (what the batch function decodes)."""
+R = TypeVar("R")
+"""A window's result."""
 
 Between = Callable[[], None]
 """Called by a running batch after each step: runs waiting short requests, and may
 append windows to the batch's payload list."""
-RunBatch = Callable[[Hashable, list[Any], Between, bool], Sequence[Any]]
+RunBatch = Callable[[Hashable, list[P], Between, bool], Sequence[R]]
 """Runs one batch: (options key, window payloads, between, whether it is short requests')
 -> one result per payload (the payload list as it stands when the batch decodes)."""
 SHORT_REQUEST_WINDOWS = 2
@@ -43,15 +48,15 @@ long ones at every step."""
 
 
 @dataclass
-class _Item:
-    payload: Any
-    future: Future[Any]
+class _Item(Generic[P, R]):
+    payload: P
+    future: Future[R]
     queued_at: float = field(default_factory=time.monotonic)
 
 
-class Batcher:
+class Batcher(Generic[P, R]):
     def __init__(
-        self, run_batch: RunBatch, max_batch: int = 8, max_wait: float = 0.02,
+        self, run_batch: RunBatch[P, R], max_batch: int = 8, max_wait: float = 0.02,
         workers: int = 1, long_max_batch: int | None = None, max_queued: int = 256,
         name: str = "batcher",
     ) -> None:  # fmt: skip
@@ -66,12 +71,13 @@ class Batcher:
         self.workers = workers
         self.max_queued = max_queued
         self.short_windows = max(max_batch, SHORT_REQUEST_WINDOWS)
-        self._queues: OrderedDict[int, tuple[Hashable, deque[_Item]]] = OrderedDict()
+        self._queues: OrderedDict[int, tuple[Hashable, deque[_Item[P, R]]]] = OrderedDict()
         self._remaining: dict[int, int] = {}
         self._total: dict[int, int] = {}
         self._cond = threading.Condition()
         self._queued = 0
         self._idle = 0
+        self._busy = 0
         self._closed = False
         self._ids = itertools.count()
         self.windows_run = 0
@@ -97,13 +103,13 @@ class Batcher:
             self._total[rid] = windows
             return rid
 
-    def submit(self, rid: int, payload: Any) -> Future[Any]:
+    def submit(self, rid: int, payload: P) -> Future[R]:
         """Queue one window (see submit_many)."""
         return self.submit_many(rid, [payload])[0]
 
-    def submit_many(self, rid: int, payloads: Sequence[Any]) -> list[Future[Any]]:
+    def submit_many(self, rid: int, payloads: Sequence[P]) -> list[Future[R]]:
         """Queue windows together (one wake-up); blocks while `max_queued` are waiting."""
-        items = [_Item(payload, Future()) for payload in payloads]
+        items: list[_Item[P, R]] = [_Item(payload, Future()) for payload in payloads]
         with self._cond:
             while self._queued + len(items) > self.max_queued and self._queued and not self._closed:
                 self._cond.wait()
@@ -131,8 +137,14 @@ class Batcher:
             self._cond.notify_all()
 
     def pending(self) -> int:
+        """Windows queued, not yet taken into a batch."""
         with self._cond:
             return self._queued
+
+    def running(self) -> int:
+        """Batches being decoded now."""
+        with self._cond:
+            return self._busy
 
     def shutdown(self) -> None:
         with self._cond:
@@ -157,7 +169,7 @@ class Batcher:
             key=lambda rid: self._remaining.get(rid, 0),
         )  # fmt: skip
 
-    def _take(self, short_only: bool = False) -> tuple[Hashable, list[_Item], bool] | None:
+    def _take(self, short_only: bool = False) -> tuple[Hashable, list[_Item[P, R]], bool] | None:
         """The next batch (key, windows, whether they are short requests'): all of one
         options key, shortest request first; short requests' windows are not mixed with
         long ones. `short_only` (between steps): only short requests, and no waiting."""
@@ -170,7 +182,7 @@ class Batcher:
             finally:
                 self._idle -= 1
 
-    def _take_locked(self, short_only: bool) -> tuple[Hashable, list[_Item], bool] | None:
+    def _take_locked(self, short_only: bool) -> tuple[Hashable, list[_Item[P, R]], bool] | None:
         while not self._closed:
             ready = self._candidates(None, True if short_only else None)
             if not ready:
@@ -192,11 +204,11 @@ class Batcher:
             return key, self._pop(key, short, min(self._limit(short), share)), short
         return None
 
-    def _pop(self, key: Hashable, short: bool, count: int) -> list[_Item]:
+    def _pop(self, key: Hashable, short: bool, count: int) -> list[_Item[P, R]]:
         """Up to `count` queued windows of `key` (short or long requests'), shortest first;
         long requests rotate for the next turn. Call with the lock held."""
         order = self._candidates(key, short)
-        batch: list[_Item] = []
+        batch: list[_Item[P, R]] = []
         for rid in order:
             queue = self._queues[rid][1]
             while queue and len(batch) < count:
@@ -211,7 +223,9 @@ class Batcher:
         self._cond.notify_all()
         return batch
 
-    def _run(self, key: Hashable, batch: list[_Item], short: bool, nested: bool = False) -> None:
+    def _run(
+        self, key: Hashable, batch: list[_Item[P, R]], short: bool, nested: bool = False
+    ) -> None:
         """Run a batch. Between its steps: a long batch first runs waiting short requests
         (unless it is itself running between steps); then the batch takes in windows that
         arrived meanwhile, up to its limit (work-conserving: nothing waits for a batch to fill)."""
@@ -248,4 +262,10 @@ class Batcher:
 
     def _loop(self) -> None:
         while (taken := self._take()) is not None:
-            self._run(*taken)
+            with self._cond:
+                self._busy += 1
+            try:
+                self._run(*taken)
+            finally:
+                with self._cond:
+                    self._busy -= 1

@@ -1,18 +1,23 @@
-"""Engine-side types that cross the seams: options in, transcripts out."""
+"""Types that cross the speech-to-text seams: options in, segments and transcripts out,
+and the `SttEngine` Protocol both engines implement."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
+from common.pcm import Float32Pcm
+from segmenter.source import SampleSource
 from segmenter.vad import VadOptions
 
 Task = Literal["transcribe", "translate"]
 Algorithm = Literal["chunked", "sequential"]
-Samples = npt.NDArray[np.float32]
+ALGORITHMS: tuple[Algorithm, ...] = ("chunked", "sequential")
+"""`chunked`: VAD windows decoded independently, batched across requests (Groq's);
+`sequential`: Whisper's own sliding window, each window conditioned on the last."""
+Samples = Float32Pcm
 
 
 @dataclass(frozen=True)
@@ -37,13 +42,15 @@ class SttOptions:
     vad_filter: bool = True
     """Drop non-speech before decoding (sequential)."""
     algorithm: Algorithm = "sequential"
-    """`chunked`: VAD windows decoded in batches; `sequential`: Whisper's sliding window."""
+    """Which engine decodes it (see ALGORITHMS)."""
     vad: VadOptions | None = None
     """Voice-activity tuning for chunked mode (None: defaults)."""
 
 
 @dataclass(frozen=True)
 class Word:
+    """One word with its times."""
+
     word: str
     """The word with Whisper's leading space."""
     start: float
@@ -56,6 +63,8 @@ class Word:
 
 @dataclass(frozen=True)
 class Segment:
+    """One decoded segment: the only segment type from the decoder to the formats."""
+
     id: int
     """Index in the transcript."""
     seek: int
@@ -71,14 +80,19 @@ class Segment:
     temperature: float
     """Temperature the accepted decode used."""
     avg_logprob: float
+    """Mean log-probability of the tokens."""
     compression_ratio: float
+    """gzip compression ratio of the text (repetition check)."""
     no_speech_prob: float
+    """Probability that the window holds no speech."""
     words: tuple[Word, ...] = ()
     """Words of this segment when word timestamps were asked for."""
 
 
 @dataclass(frozen=True)
 class Transcript:
+    """A whole transcription."""
+
     task: Task
     """What was done."""
     language: str
@@ -95,3 +109,42 @@ class Transcript:
     @property
     def words(self) -> tuple[Word, ...]:
         return tuple(w for s in self.segments for w in s.words)
+
+
+@dataclass(frozen=True)
+class TranscriptStream:
+    """A transcription under way: header facts now, segments as decoded."""
+
+    task: Task
+    """`transcribe` or `translate`."""
+    language: str
+    """Detected or given language code."""
+    duration: float
+    """Input length, seconds."""
+    segments: Iterator[Segment]
+    """Segments in time order, times clamped to [0, duration] and never decreasing."""
+
+    def collect(self) -> Transcript:
+        return Transcript(
+            task=self.task,
+            language=self.language,
+            duration=self.duration,
+            segments=tuple(self.segments),
+        )
+
+
+class SttEngine(Protocol):
+    """Decodes one request's audio (the counterpart of `voices.engines.SentenceEngine`).
+
+    Blocking: call from a worker thread. Returns once the language is known;
+    the segments follow lazily. Setting `cancel` stops the work at the next
+    window with `Cancelled`.
+    """
+
+    def stream(
+        self,
+        audio: SampleSource,
+        options: SttOptions,
+        cancel: threading.Event | None = None,
+        incremental: bool = False,
+    ) -> TranscriptStream: ...

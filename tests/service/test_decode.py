@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio.constants import SAMPLE_RATE
 from audio.decode import decode_audio
+from common.pcm import SAMPLE_RATE
 
-from .helpers import SAMPLES, wav_bytes
+from ..helpers import SAMPLES, wav_bytes
 
 HELLO = SAMPLES / "hello_en.wav"
 

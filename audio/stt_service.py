@@ -1,8 +1,8 @@
 """The STT service: decode -> model -> engine, run in the bounded pool.
 
 Framework-free; the routes call it with validated requests. Chunked requests go
-through one ChunkedEngine (and its batcher thread) per loaded model; sequential
-ones through faster-whisper's own sliding window.
+through one ChunkedEngine (and its batcher threads) per loaded model; sequential
+ones through faster-whisper's own sliding window. Built by `audio.services`.
 """
 
 from __future__ import annotations
@@ -10,16 +10,25 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from audio.chunked import ChunkedEngine
 from audio.decode import decode_audio, decode_int16
-from audio.registry import ModelRegistry, Resolved
 from audio.settings import Settings
-from audio.stt import TranscriptStream, WhisperEngine
-from audio.types import Segment, SttOptions, Transcript
 from audio.workers import InferencePool
+from segmenter.source import SampleSource
 from segmenter.vad import SileroVad, VadOptions
+from transcriber.chunked import ChunkedEngine
+from transcriber.registry import ModelRegistry, Resolved
+from transcriber.sequential import SequentialEngine
+from transcriber.types import (
+    Algorithm,
+    Segment,
+    SttEngine,
+    SttOptions,
+    Transcript,
+    TranscriptStream,
+)
+from transcriber.whisper import WhisperModel
 
 
 class SttService:
@@ -31,7 +40,7 @@ class SttService:
         self.pool = pool
         self.vad = vad
         self._lock = threading.Lock()
-        self._chunked: dict[str, tuple[Any, ChunkedEngine]] = {}
+        self._chunked: dict[str, tuple[WhisperModel, ChunkedEngine]] = {}
 
     def default_vad(self) -> VadOptions:
         stt = self.settings.stt
@@ -59,8 +68,15 @@ class SttService:
             stale.close()
         return engine
 
+    def engine(self, model_id: str, algorithm: Algorithm) -> SttEngine:
+        """The engine that decodes `algorithm` with a loaded model (loading it once)."""
+        if algorithm == "chunked":
+            return self.chunked_engine(model_id)
+        return SequentialEngine(self.registry.get(model_id))
+
     def prune(self) -> None:
-        """Close chunked engines whose model the registry has unloaded."""
+        """Unload idle models, and close the chunked engines of models no longer loaded."""
+        self.registry.unload_idle()
         with self._lock:
             gone = [m for m in self._chunked if not self.registry.is_loaded(m)]
             engines = [self._chunked.pop(m)[1] for m in gone]
@@ -73,11 +89,13 @@ class SttService:
     ) -> TranscriptStream:  # fmt: skip
         """Decode, load (once) and start decoding with the request's algorithm."""
         max_seconds = self.settings.limits.max_duration_seconds
-        if options.algorithm == "chunked":
-            source = decode_int16(media, max_seconds=max_seconds)
-            return self.chunked_engine(model_id).stream(source, options, cancel, incremental)
-        samples = decode_audio(media, max_seconds=max_seconds)
-        return WhisperEngine(self.registry.get(model_id)).stream(samples, options)
+        source: SampleSource = (
+            decode_int16(media, max_seconds=max_seconds)
+            if options.algorithm == "chunked"
+            else decode_audio(media, max_seconds=max_seconds)
+        )
+        engine = self.engine(model_id, options.algorithm)
+        return engine.stream(source, options, cancel, incremental)
 
     def transcribe_now(
         self, media: BinaryIO | str, model_id: str, options: SttOptions,
@@ -123,3 +141,4 @@ class SttService:
             self._chunked.clear()
         for engine in engines:
             engine.close()
+        self.registry.close()

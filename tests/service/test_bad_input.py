@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from .bad_inputs import CASES, HELLO, TRANSCRIBE, Case, send
+from ..bad_inputs import CASES, HELLO, TRANSCRIBE, Case, send
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_chunked_oversized_upload_is_413(client: httpx.Client) -> None:
 
 def test_truncated_mp3_half_transcribes_what_is_there(client: httpx.Client) -> None:
     """FFmpeg decodes the frames present; the transcript is of that part (not an error)."""
-    from .bad_inputs import MP3
+    from ..bad_inputs import MP3
 
     response = client.post(
         TRANSCRIBE,

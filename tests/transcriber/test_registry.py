@@ -9,13 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from audio.embedded import MODEL_BIN_SHA256, embedded_model_dir
-from audio.errors import ModelNotFound, ModelUnavailable
-from audio.registry import ModelRegistry
+from audio.errors import ModelNotFound, ModelUnavailable, as_service_error
 from audio.settings import SttSettings
+from transcriber.embedded import MODEL_BIN_SHA256, embedded_model_dir
+from transcriber.errors import ModelNotInstalled, UnknownModel
+from transcriber.registry import ModelRegistry
+from transcriber.whisper import LoadOptions
 
-from .fakehub import fake_hub
-from .helpers import SAMPLES, live_server, run_cli
+from ..fakehub import fake_hub
+from ..helpers import SAMPLES, live_server, run_cli
 
 CLIP = (SAMPLES / "hello_en.wav").read_bytes()
 
@@ -30,12 +32,17 @@ def test_embedded_model_is_assembled_with_checksum(cache_dir: Path) -> None:
 
 
 def test_unknown_and_unavailable(tmp_path: Path) -> None:
-    registry = ModelRegistry(SttSettings(cache_dir=tmp_path, hub_cache_dir=tmp_path / "hub"))
-    with pytest.raises(ModelNotFound):
+    settings = SttSettings(cache_dir=tmp_path, hub_cache_dir=tmp_path / "hub")
+    registry = ModelRegistry(settings.registry_config())
+    with pytest.raises(UnknownModel) as unknown:
         registry.resolve("nope")
-    with pytest.raises(ModelUnavailable) as err:
+    assert isinstance(as_service_error(unknown.value), ModelNotFound)
+    with pytest.raises(ModelNotInstalled) as err:
         registry.resolve("whisper-1")
-    assert "speech-pipeline models pull whisper-large-v3" in err.value.message
+    assert err.value.model_id == "whisper-large-v3"
+    shown = as_service_error(err.value)
+    assert isinstance(shown, ModelUnavailable)
+    assert "speech-pipeline models pull whisper-large-v3" in shown.message
     assert registry.resolve("whisper-base").served == "whisper-base"
 
 
@@ -122,13 +129,13 @@ def test_pull_of_missing_repo_fails_clearly(tmp_path: Path) -> None:
 def test_load_once_under_contention_and_ttl_unload(tmp_path: Path) -> None:
     loads: list[str] = []
 
-    def slow_loader(path: str, _settings: SttSettings) -> object:
+    def slow_loader(path: str, _options: LoadOptions) -> object:
         loads.append(path)
         time.sleep(0.2)
         return object()
 
     settings = SttSettings(cache_dir=tmp_path, model_ttl_seconds=60)
-    registry = ModelRegistry(settings, loader=slow_loader)
+    registry = ModelRegistry(settings.registry_config(), loader=slow_loader)  # type: ignore[arg-type]
     models: list[object] = []
     threads = [
         threading.Thread(target=lambda: models.append(registry.get("whisper-base")))

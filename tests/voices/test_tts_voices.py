@@ -15,7 +15,7 @@ import pyworld
 
 from voices.catalog import VoiceCatalog
 
-from .helpers import live_server, wer
+from ..helpers import live_server, wer
 
 CATALOG = VoiceCatalog.load()
 MODEL_FOR = {"en": "playai-tts", "ar": "playai-tts-arabic"}

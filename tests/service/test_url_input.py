@@ -14,7 +14,7 @@ import pytest
 
 from audio.fetch import FetchPolicy, address_allowed
 
-from .helpers import SAMPLES, live_server
+from ..helpers import SAMPLES, live_server
 
 CLIP = (SAMPLES / "hello_en.wav").read_bytes()
 

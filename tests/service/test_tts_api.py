@@ -18,9 +18,9 @@ import soundfile as sf
 from audio.decode import decode_audio
 from audio.encode import SPEECH_FORMATS, mulaw
 
-from .bad_inputs import SPEECH_CASES, speech_case_body
-from .fakehub import fake_hub
-from .helpers import live_server, run_cli
+from ..bad_inputs import SPEECH_CASES, speech_case_body
+from ..fakehub import fake_hub
+from ..helpers import live_server, run_cli
 
 TEXT = (
     "Good morning and welcome to the service. Today we will talk about speech, "

@@ -8,7 +8,7 @@ import groq
 import openai
 import pytest
 
-from .helpers import JFK_REFERENCE, MIT_REFERENCE, REFERENCES, SAMPLES, normalise, wer
+from ..helpers import JFK_REFERENCE, MIT_REFERENCE, REFERENCES, SAMPLES, normalise, wer
 
 GERMAN_WORDS = {
     "der",

@@ -1,4 +1,6 @@
-"""The TTS service: catalog lookup, synthesis in the pool, encoding (no HTTP here)."""
+"""The TTS service: catalog lookup, synthesis in the pool, encoding (no HTTP here).
+
+Built by `audio.services`."""
 
 from __future__ import annotations
 
@@ -7,23 +9,11 @@ from dataclasses import dataclass
 
 from audio.encode import SpeechEncoder, encode_whole
 from audio.errors import InvalidRequest, ModelNotFound, ModelUnavailable
-from audio.settings import TtsSettings
 from audio.workers import InferencePool
 from voices.catalog import VoiceCatalog
-from voices.registry import EngineConfig, VoiceEngines
+from voices.registry import VoiceEngines
 from voices.synthesizer import Synthesizer
 from voices.types import SpeechOptions, Voice, VoiceError
-
-
-def engine_config(settings: TtsSettings) -> EngineConfig:
-    """The voices module's view of the TTS settings."""
-    return EngineConfig(
-        voices_dir=settings.voices_dir,
-        piper_paths=dict(settings.piper_voices),
-        arabic_rendering=settings.arabic_rendering,
-        arabic_piper_voice=settings.arabic_piper_voice,
-        piper_noise_scale=settings.piper_noise_scale,
-    )
 
 
 @dataclass(frozen=True)

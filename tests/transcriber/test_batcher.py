@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from audio.batcher import Batcher, Between
+from transcriber.batcher import Batcher, Between
+
+from ..helpers import wait_until
 
 KEY = "options"
 
@@ -127,7 +129,7 @@ def test_closing_a_request_cancels_its_queued_windows() -> None:
     try:
         rid = batcher.open(KEY, 5)
         futures = batcher.submit_many(rid, [f"w{i}" for i in range(5)])
-        time.sleep(0.1)  # w0 is running, held at its step
+        wait_until(lambda: batcher.running() == 1)  # w0 is running, held at its step
         batcher.close_request(rid)
         gate.set()
         assert futures[0].result(timeout=5) == "done w0"

@@ -12,22 +12,22 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Hashable, Iterator
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from audio.batcher import Batcher, Between
-from audio.constants import SAMPLE_RATE
-from audio.errors import ClientDisconnected
-from audio.stt import TranscriptStream, clean_segments
-from audio.types import Samples, SttOptions
+from common.pcm import SAMPLE_RATE
 from segmenter.source import SampleSource
 from segmenter.vad import SileroVad, VadOptions
 from segmenter.windows import Window, first_window, segment, windows_after
+from transcriber.batcher import Batcher, Between
+from transcriber.errors import Cancelled
+from transcriber.timeline import clean_segments
+from transcriber.types import Segment, SttOptions, TranscriptStream, Word
+from transcriber.whisper import Encoded, Features, WhisperModel, WindowText
 
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
@@ -37,8 +37,6 @@ FIRST_WINDOW_SECONDS = 5.0
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "؟")
 MAX_SEGMENT_SECONDS = 12.0
 """A segment without sentence punctuation is closed after this long."""
-PUNCTUATION_BEFORE = "\"'“¿([{-"
-PUNCTUATION_AFTER = "\"'.。,，!！?？:：”)]}、"
 
 
 TailPlan = Iterator[list[Window] | None]
@@ -47,54 +45,53 @@ TailPlan = Iterator[list[Window] | None]
 
 @dataclass(frozen=True)
 class _WindowInput:
-    features: np.ndarray
+    features: Features
     """Log-mel features padded to 30 s."""
     duration: float
     """Audio seconds in the window."""
 
 
+@dataclass(frozen=True)
+class _BatchKey:
+    """Windows batch together only when all of this is equal."""
+
+    options: SttOptions
+    """The request's decoding options (VAD and timing flags cleared)."""
+    language: str | None
+    """The language asked for; None detects it per window."""
+    align: bool
+    """Whether word alignment runs (segment or word times are needed)."""
+
+
 class ChunkedEngine:
-    """One model's chunked decoder and its batcher (one inference thread per replica)."""
+    """An `SttEngine`: one model's chunked decoder and its batcher (one inference thread
+    per replica)."""
 
     def __init__(
-        self, model: Any, vad: SileroVad, max_batch: int = 8, max_wait: float = 0.02,
+        self, model: WhisperModel, vad: SileroVad, max_batch: int = 8, max_wait: float = 0.02,
         workers: int = 1, long_max_batch: int | None = None,
     ) -> None:  # fmt: skip
         self.model = model
         self.vad = vad
-        self.batcher = Batcher(self._run_batch, max_batch, max_wait, workers, long_max_batch)
-        self._tokenizers: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+        self.batcher: Batcher[_WindowInput, WindowText] = Batcher(
+            self._run_batch, max_batch, max_wait, workers, long_max_batch
+        )
         self._long_encode = threading.Lock()
 
     def close(self) -> None:
         self.batcher.shutdown()
 
     # -- the model side (batcher thread) ---------------------------------------
-    def _tokenizer(self, task: str, language: str) -> Any:
-        from faster_whisper.tokenizer import Tokenizer
-
-        with self._lock:
-            key = (task, language)
-            if key not in self._tokenizers:
-                self._tokenizers[key] = Tokenizer(
-                    self.model.hf_tokenizer, self.model.model.is_multilingual,
-                    task=task, language=language,
-                )  # fmt: skip
-            return self._tokenizers[key]
-
-    def _encode(self, payloads: list[_WindowInput], between: Between, short: bool) -> Any:
+    def _encode(self, payloads: list[_WindowInput], between: Between, short: bool) -> Encoded:
         """The batch's encoder output. On the CPU one window at a time (batching the
         encoder gains nothing there and multiplies its attention memory), calling
         `between` after each, which lets short requests in and may add windows to the
         batch; on a GPU all at once. Long requests' windows are encoded one at a time
         across threads too: each encoding briefly holds ~80 MB of attention scores, and
         a long file's encodings would otherwise coincide for its whole length."""
-        import ctranslate2
-
-        if getattr(self.model.model, "device", "cpu") != "cpu":
+        if not self.model.on_cpu:
             return self.model.encode(np.stack([p.features for p in payloads]))
-        parts: list[Any] = []
+        parts: list[Encoded] = []
         while len(parts) < len(payloads):
             features = payloads[len(parts)].features[None]
             if short:
@@ -103,62 +100,25 @@ class ChunkedEngine:
                 with self._long_encode:
                     parts.append(self.model.encode(features))
             between()
-        if len(parts) == 1:
-            return parts[0]
-        return ctranslate2.StorageView.from_array(np.concatenate([np.asarray(p) for p in parts]))
+        return self.model.concatenate(parts)
 
     def _run_batch(
         self, key: Hashable, payloads: list[_WindowInput], between: Between, short: bool
-    ) -> list[Any]:
+    ) -> list[WindowText]:
         """Encode; detect each window's language from that encoding if needed; decode
         all windows in one beam search; align words only when times are needed."""
-        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
-
-        assert isinstance(key, tuple)
-        opts, language, align = key
+        assert isinstance(key, _BatchKey)
         encoded = self._encode(payloads, between, short)
-        if language is None and self.model.model.is_multilingual:
-            languages = [
-                str(pairs[0][0])[2:-2] for pairs in self.model.model.detect_language(encoded)
-            ]
+        if key.language is None and self.model.is_multilingual:
+            languages = self.model.detect_languages(encoded)
         else:
-            languages = [language or "en"] * len(payloads)
-        tokenizers = [self._tokenizer(opts.task, lang) for lang in languages]
-        previous = tokenizers[0].encode(" " + opts.prompt.strip()) if opts.prompt else []
-        prompts = [self.model.get_prompt(t, previous, without_timestamps=True) for t in tokenizers]
-        results = self.model.model.generate(
-            encoded, prompts, beam_size=opts.beam_size, patience=1.0, length_penalty=1.0,
-            max_length=self.model.max_length, suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]), return_scores=True,
-            return_no_speech_prob=True, sampling_temperature=opts.temperature,
-        )  # fmt: skip
-        outputs = []
-        for payload, result, tokenizer, lang in zip(
-            payloads, results, tokenizers, languages, strict=True
-        ):
-            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-            text = tokenizer.decode(tokens)
-            outputs.append([{
-                "text": text, "tokens": tokens, "start": 0.0, "end": payload.duration,
-                "avg_logprob": result.scores[0] * len(tokens) / (len(tokens) + 1),
-                "no_speech_prob": result.no_speech_prob, "seek": 0, "language": lang,
-                "compression_ratio": get_compression_ratio(text),
-            }])  # fmt: skip
-        if align:
-            sizes = [int(np.ceil(p.duration) * self.model.frames_per_second) for p in payloads]
-            self.model.add_word_timestamps(
-                outputs, tokenizers[0], encoded, sizes, PUNCTUATION_BEFORE, PUNCTUATION_AFTER, 0.0
-            )
-        return outputs
+            languages = [key.language or "en"] * len(payloads)
+        durations = [p.duration for p in payloads]
+        return self.model.decode_windows(encoded, languages, key.options, durations, key.align)
 
     # -- the request side (a pool worker) ---------------------------------------
-    def _features(self, audio: Samples) -> np.ndarray:
-        from faster_whisper.audio import pad_or_trim
-
-        return np.asarray(pad_or_trim(self.model.feature_extractor(audio)[..., :-1]))
-
     def stream(
-        self, audio: SampleSource, opts: SttOptions, cancel: threading.Event | None = None,
+        self, audio: SampleSource, options: SttOptions, cancel: threading.Event | None = None,
         incremental: bool = False,
     ) -> TranscriptStream:  # fmt: skip
         """Start decoding; returns once the first window (and so the language) is known.
@@ -167,21 +127,23 @@ class ChunkedEngine:
         decoded on its own, so the first text arrives after a fraction of the file
         whatever its length.
         """
-        head, tail = self._plan(audio, opts.vad or VadOptions(), incremental)
-        align = opts.word_timestamps or opts.segment_timestamps
-        key = (replace(opts, vad=None, algorithm="chunked", word_timestamps=False,
-                       segment_timestamps=False), opts.language, align)  # fmt: skip
+        head, tail = self._plan(audio, options.vad or VadOptions(), incremental)
+        key = _BatchKey(
+            replace(options, vad=None, algorithm="chunked", word_timestamps=False,
+                    segment_timestamps=False),
+            options.language, options.word_timestamps or options.segment_timestamps,
+        )  # fmt: skip
         found: list[str] = []
         raw = self._decode(audio, head, tail, key, found, cancel)
         first = next(raw, None)  # blocks until the first window is decoded
-        language = found[0] if found else (opts.language or "en")
+        language = found[0] if found else (options.language or "en")
         duration = audio.shape[0] / SAMPLE_RATE
         segments = clean_segments(
             itertools.chain([first] if first is not None else [], raw), duration
         )
-        if not opts.word_timestamps:
+        if not options.word_timestamps:
             segments = (replace(s, words=()) for s in segments)
-        return TranscriptStream(opts.task, language, duration, segments)
+        return TranscriptStream(options.task, language, duration, segments)
 
     def _plan(
         self, audio: SampleSource, vad: VadOptions, incremental: bool
@@ -219,14 +181,14 @@ class ChunkedEngine:
             yield windows_after(audio, probs, vad, first.spans[-1][1])
 
     def _decode(
-        self, audio: SampleSource, head: list[Window], tail: TailPlan, key: Hashable,
+        self, audio: SampleSource, head: list[Window], tail: TailPlan, key: _BatchKey,
         found: list[str], cancel: threading.Event | None,
-    ) -> Iterator[Any]:  # fmt: skip
+    ) -> Iterator[Segment]:  # fmt: skip
         """Decode `head` (streaming's first window, alone), yielding it as soon as it is
         done while `tail` plans the rest; then submit the rest a batch's worth at a time
         (so batches start full), keeping a batch per inference thread, and one more,
         queued ahead; yield segments in order."""
-        pending: deque[tuple[Window, Future[Any]]] = deque()
+        pending: deque[tuple[Window, Future[WindowText]]] = deque()
         rid = self.batcher.open(key, len(head)) if head else None
         windows: list[Window] = []
         try:
@@ -234,7 +196,7 @@ class ChunkedEngine:
                 pending.extend(self._submit(audio, rid, head))
             for step in tail:
                 if cancel is not None and cancel.is_set():
-                    raise ClientDisconnected
+                    raise Cancelled
                 if step is not None:
                     windows = step
                 elif pending and pending[0][1].done():
@@ -248,17 +210,17 @@ class ChunkedEngine:
             yield from self._decode_windows(audio, windows, key, found, cancel)
 
     def _decode_windows(
-        self, audio: SampleSource, windows: list[Window], key: Hashable, found: list[str],
+        self, audio: SampleSource, windows: list[Window], key: _BatchKey, found: list[str],
         cancel: threading.Event | None,
-    ) -> Iterator[Any]:  # fmt: skip
+    ) -> Iterator[Segment]:  # fmt: skip
         rid = self.batcher.open(key, len(windows))
         group = self.batcher.max_batch
         ahead = group * (self.batcher.workers + 1)
-        in_flight: deque[tuple[Window, Future[Any]]] = deque()
+        in_flight: deque[tuple[Window, Future[WindowText]]] = deque()
         try:
             for first in range(0, len(windows), group):
                 if cancel is not None and cancel.is_set():
-                    raise ClientDisconnected
+                    raise Cancelled
                 in_flight.extend(self._submit(audio, rid, windows[first : first + group]))
                 while len(in_flight) > ahead:
                     yield from self._collect(*in_flight.popleft(), found, cancel)
@@ -269,73 +231,69 @@ class ChunkedEngine:
 
     def _submit(
         self, audio: SampleSource, rid: int, windows: list[Window]
-    ) -> list[tuple[Window, Future[Any]]]:
-        payloads = [_WindowInput(self._features(w.audio(audio)), w.seconds) for w in windows]
+    ) -> list[tuple[Window, Future[WindowText]]]:
+        payloads = [_WindowInput(self.model.features(w.audio(audio)), w.seconds) for w in windows]
         return list(zip(windows, self.batcher.submit_many(rid, payloads), strict=True))
 
     def _collect(
-        self, window: Window, future: Future[Any], found: list[str],
+        self, window: Window, future: Future[WindowText], found: list[str],
         cancel: threading.Event | None,
-    ) -> Iterator[Any]:  # fmt: skip
+    ) -> Iterator[Segment]:  # fmt: skip
         while True:
             if cancel is not None and cancel.is_set():
-                raise ClientDisconnected
+                raise Cancelled
             try:
                 result = future.result(timeout=0.1)
                 break
             except TimeoutError:
                 continue
             except CancelledError as exc:
-                raise ClientDisconnected from exc
-        for sub in result:
-            if not found:
-                found.append(sub["language"])
-            silent = sub["no_speech_prob"] > NO_SPEECH_THRESHOLD
-            if silent and sub["avg_logprob"] < LOG_PROB_THRESHOLD:
-                continue
-            encode = self._tokenizer("transcribe", sub["language"]).encode
-            yield from _sentences(window, sub, encode)
+                raise Cancelled from exc
+        if not found:
+            found.append(result.language)
+        silent = result.no_speech_prob > NO_SPEECH_THRESHOLD
+        if silent and result.avg_logprob < LOG_PROB_THRESHOLD:
+            return
+        yield from self._sentences(window, result)
+
+    def _sentences(self, window: Window, decoded: WindowText) -> Iterator[Segment]:
+        """Split a window's text into sentence segments using its word times.
+
+        A sentence's `tokens` are its text re-encoded (the window's own tokens when the
+        window is one sentence). Windows are decoded without timestamp tokens (as
+        faster-whisper's batched pipeline does: with them, base models drop the tail of
+        a full 30-s window); segment boundaries come from the cross-attention word
+        alignment.
+        """
+        words = [
+            replace(w, start=window.to_file_time(w.start), end=window.to_file_time(w.end))
+            for w in decoded.words
+        ]
+        groups: list[list[Word]] = []
+        for word in words:
+            if not groups or _sentence_done(groups[-1]):
+                groups.append([])
+            groups[-1].append(word)
+        if not groups and decoded.text.strip():
+            groups = [[]]
+        for group in groups:
+            text = "".join(w.word for w in group) if group else decoded.text
+            tokens = (
+                decoded.tokens if len(groups) == 1
+                else self.model.text_tokens(decoded.language, text)
+            )  # fmt: skip
+            yield Segment(
+                id=0, seek=int(window.start * 100),
+                start=group[0].start if group else window.start,
+                end=group[-1].end if group else window.end,
+                text=text, tokens=tokens, temperature=0.0, avg_logprob=decoded.avg_logprob,
+                compression_ratio=decoded.compression_ratio,
+                no_speech_prob=decoded.no_speech_prob, words=tuple(group),
+            )  # fmt: skip
 
 
-def _sentences(
-    window: Window, sub: dict[str, Any], encode: Callable[[str], list[int]]
-) -> Iterator[Any]:
-    """Split a window's text into sentence segments using its word times.
-
-    A sentence's `tokens` are its text re-encoded (the window's own tokens when the
-    window is one sentence). Windows are decoded without timestamp tokens (as
-    faster-whisper's batched pipeline does: with them, base models drop the tail of a
-    full 30-s window); segment boundaries come from the cross-attention word alignment.
-    """
-    from faster_whisper.transcribe import Segment as FwSegment
-    from faster_whisper.transcribe import Word as FwWord
-
-    words = [
-        FwWord(start=window.to_file_time(w["start"]), end=window.to_file_time(w["end"]),
-               word=w["word"], probability=w["probability"])
-        for w in sub.get("words") or ()
-    ]  # fmt: skip
-    groups: list[list[Any]] = []
-    for word in words:
-        if not groups or _sentence_done(groups[-1]):
-            groups.append([])
-        groups[-1].append(word)
-    if not groups and sub["text"].strip():
-        groups = [[]]
-    for group in groups:
-        text = "".join(w.word for w in group) if group else sub["text"]
-        yield FwSegment(
-            id=0, seek=int(window.start * 100),
-            start=group[0].start if group else window.start,
-            end=group[-1].end if group else window.end,
-            text=text, tokens=sub["tokens"] if len(groups) == 1 else encode(text),
-            avg_logprob=sub["avg_logprob"], compression_ratio=sub["compression_ratio"],
-            no_speech_prob=sub["no_speech_prob"], words=group, temperature=0.0,
-        )  # fmt: skip
-
-
-def _sentence_done(group: list[Any]) -> bool:
+def _sentence_done(group: list[Word]) -> bool:
     if not group:
         return False
-    ends_sentence = bool(group[-1].word.rstrip().endswith(SENTENCE_END))
-    return ends_sentence or float(group[-1].end - group[0].start) >= MAX_SEGMENT_SECONDS
+    ends_sentence = group[-1].word.rstrip().endswith(SENTENCE_END)
+    return ends_sentence or group[-1].end - group[0].start >= MAX_SEGMENT_SECONDS

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import openai
 
-from .helpers import REFERENCES, SAMPLES, live_server, wer
+from ..helpers import REFERENCES, SAMPLES, live_server, wer
 
 CLIP = (SAMPLES / "hello_en.wav").read_bytes()
 REFERENCE = REFERENCES["hello_en.wav"]["text"]

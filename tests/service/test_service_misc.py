@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from .helpers import REFERENCES, SAMPLES, live_server, run_cli, wer
+from ..helpers import REFERENCES, SAMPLES, live_server, run_cli, wer
 
 CLIP = SAMPLES / "hello_en.wav"
 

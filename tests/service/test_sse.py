@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from .helpers import MIT_REFERENCE, REFERENCES, SAMPLES, wer
+from ..helpers import MIT_REFERENCE, REFERENCES, SAMPLES, wer
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_long_file_streams_several_deltas(client: openai.OpenAI, shared_samples:
 def test_stream_headers_and_silence(server: str) -> None:
     import numpy as np
 
-    from .helpers import wav_bytes
+    from ..helpers import wav_bytes
 
     response = httpx.post(
         f"{server}/v1/audio/transcriptions",
