@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.build(settings, loader)
+        if settings.warmup:
+            await asyncio.to_thread(services.warm)
         app.state.settings = settings
         app.state.stt = services.stt
         app.state.tts = services.tts

@@ -7,17 +7,29 @@ command that needs only the model or voice lists, `stt_registry` /
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
+from audio.encode import resample
 from audio.settings import Settings, TtsSettings
 from audio.stt_service import SttService
 from audio.tts_service import TtsService
 from audio.workers import InferencePool
+from common.pcm import SAMPLE_RATE
 from segmenter.vad import SileroVad
+from transcriber.errors import TranscriberError
 from transcriber.registry import Loader, ModelRegistry
+from transcriber.types import ALGORITHMS, SttOptions
 from transcriber.whisper import WhisperModel
 from voices.catalog import VoiceCatalog
 from voices.registry import VoiceEngines
+from voices.types import PcmChunk, SpeechOptions
+
+log = logging.getLogger(__name__)
+
+WARMUP_TEXT = {"en": "Ready to listen.", "ar": "مرحبا بكم."}
+"""What each language's voices say once at startup (and the STT model hears)."""
 
 
 def stt_registry(settings: Settings, loader: Loader = WhisperModel.load) -> ModelRegistry:
@@ -51,6 +63,39 @@ class Services:
         stt = SttService(settings, stt_registry(settings, loader), pool, SileroVad())
         tts = TtsService(VoiceCatalog.load(), voice_engines(settings.tts), pool)
         return cls(settings, pool, stt, tts)
+
+    def warm(self) -> None:
+        """Load every voice engine and the default STT model, and run each once (blocking).
+
+        The speech rendered for the English voices is what the STT engines decode, so
+        both rooms run end to end. A model whose weights are absent is skipped with a
+        warning; it answers 503 when asked for, as without warm-up.
+        """
+        started = time.monotonic()
+        heard: list[PcmChunk] = []
+        seen: set[str] = set()
+        for voice in self.tts.catalog.voices:
+            engine = self.tts.engines.resolve(voice.engine)
+            if engine in seen or not self.tts.engines.installed(voice.engine):
+                continue
+            seen.add(engine)
+            text = WARMUP_TEXT.get(voice.language, WARMUP_TEXT["en"])
+            chunks = list(self.tts.synthesizer.stream(text, voice, SpeechOptions()))
+            if voice.language == "en":
+                heard += chunks
+        model_id = self.settings.stt.default_model
+        try:
+            served = self.stt.resolve(model_id).served
+        except TranscriberError as exc:
+            log.warning("warm-up skips the STT model %s: %s", model_id, exc)
+            served = None
+        if served is not None and heard:
+            speech = resample(heard[0].samples, heard[0].sample_rate, SAMPLE_RATE)
+            for algorithm in ALGORITHMS:
+                options = SttOptions(language="en", algorithm=algorithm, segment_timestamps=False)
+                self.stt.engine(served, algorithm).stream(speech, options).collect()
+        log.info("warmed %d voice engine(s) and %s in %.1fs", len(seen), served,
+                 time.monotonic() - started)  # fmt: skip
 
     def close(self) -> None:
         """Let running work finish, then release the models and the batcher threads."""

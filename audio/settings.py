@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     api_keys: list[str] = Field(default_factory=list)
     """Accepted bearer keys; empty accepts any key."""
     log_level: str = "info"
+    warmup: bool = True
+    """Load the default STT model and every voice engine at startup and run each once,
+    so the first request is as fast as the tenth (startup takes a few seconds longer)."""
     malloc_arena_max: int = 2
     """glibc malloc arenas of the `serve` process (0: glibc's default, 8 per core). With
     few arenas, memory one inference thread frees is reused by the other: measured

@@ -25,8 +25,10 @@ def hub_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def make_settings(cache_dir: Path, hub_cache: Path):  # type: ignore[no-untyped-def]
     def make(**overrides: object) -> Settings:
+        """Settings for a test server; warm-up off (a faster suite) unless asked for."""
         stt = {"cache_dir": cache_dir, "hub_cache_dir": hub_cache, "fallback_model": "whisper-base"}
         stt.update(overrides.pop("stt", {}))  # type: ignore[arg-type]
+        overrides.setdefault("warmup", False)
         return Settings(stt=SttSettings(**stt), **overrides)  # type: ignore[arg-type]
 
     return make
@@ -35,7 +37,7 @@ def make_settings(cache_dir: Path, hub_cache: Path):  # type: ignore[no-untyped-
 @pytest.fixture(scope="session")
 def server(make_settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The service as `make serve` runs it (fallback to the embedded model)."""
-    with live_server(make_settings()) as (url, _app):
+    with live_server(make_settings(warmup=True)) as (url, _app):
         yield url
 
 

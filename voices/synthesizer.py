@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from voices.registry import VoiceEngines
 from voices.shaping import reshape
-from voices.text import normalise, split_sentences
+from voices.text import normalise, shorten_first, split_sentences
 from voices.types import PcmChunk, SpeechOptions, Voice
 
 
@@ -15,10 +15,11 @@ class Synthesizer:
         self.engines = engines
 
     def stream(self, text: str, voice: Voice, options: SpeechOptions) -> Iterator[PcmChunk]:
-        """Yield shaped audio sentence by sentence (blocking; run off the event loop)."""
+        """Yield shaped audio sentence by sentence, the first one short (blocking; run off
+        the event loop)."""
         engine = self.engines.get(voice.engine)
         rate = voice.rate * options.speed
-        for sentence in split_sentences(normalise(text, voice.language)):
+        for sentence in shorten_first(split_sentences(normalise(text, voice.language))):
             pcm = engine.render(sentence, 1.0)
             if pcm.size == 0:
                 continue

@@ -39,6 +39,9 @@ class SpeechBody(BaseModel):
     sample_rate: int | None = None
     speed: float = 1.0
     stream_format: str | None = None
+    stream: bool = True
+    """Extension: `false` sends the whole file at once, with Content-Length (and exact
+    WAV sizes); by default audio streams sentence by sentence, as OpenAI's does."""
 
 
 def _job(body: SpeechBody, tts: TtsService, max_chars: int) -> SpeechJob:
@@ -77,7 +80,7 @@ async def speech(
     job = _job(body, tts, settings.tts.max_input_chars)
     media_type = SPEECH_MEDIA_TYPES[job.response_format]
     headers = {"x-voice": job.voice.name}
-    if body.stream_format is None:
+    if body.stream_format is None and not body.stream:
         return Response(await tts.render(job), media_type=media_type, headers=headers)
     chunks = await primed(tts.stream(job))
     if body.stream_format == "sse":

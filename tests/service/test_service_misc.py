@@ -80,3 +80,18 @@ def test_cli_transcribe_formats(cache_dir) -> None:  # type: ignore[no-untyped-d
     assert "whisper-base" in listing.stdout and "installed" in listing.stdout
     missing = run_cli("transcribe", "/nonexistent.wav", **env)
     assert missing.returncode == 1 and "valid media file" in missing.stderr
+
+
+def test_warmup_loads_every_model_before_the_first_request(make_settings) -> None:  # type: ignore[no-untyped-def]
+    with live_server(make_settings(warmup=True)) as (url, app):
+        stt, tts = app.state.stt, app.state.tts
+        assert stt.registry.load_counts == {"whisper-base": 1}
+        engines = dict(tts.engines.load_counts)
+        assert set(engines) >= {"piper:en_US-joe-medium", tts.engines.resolve("arabic")}
+        spoken = httpx.post(f"{url}/v1/audio/speech", json={
+            "model": "playai-tts", "voice": "Fritz-PlayAI", "input": "Hello there."})  # fmt: skip
+        heard = httpx.post(f"{url}/v1/audio/transcriptions", data={"model": "whisper-1"},
+                           files={"file": ("a.wav", spoken.content)}, timeout=60)  # fmt: skip
+        assert heard.status_code == 200 and "hello" in heard.json()["text"].lower()
+        assert stt.registry.load_counts == {"whisper-base": 1}
+        assert tts.engines.load_counts == engines  # nothing loaded on demand

@@ -43,9 +43,13 @@ def client(api: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def reference(client: httpx.Client) -> float:
-    """Duration of the WAV rendering, the yardstick for the other formats."""
-    body = client.post(SPEECH, json={"model": "tts-1", "voice": "echo", "input": TEXT}).content
-    with wave.open(io.BytesIO(body)) as w:
+    """Duration of the whole-file WAV rendering, the yardstick for the other formats."""
+    response = client.post(
+        SPEECH, json={"model": "tts-1", "voice": "echo", "input": TEXT, "stream": False}
+    )
+    assert int(response.headers["content-length"]) == len(response.content)
+    with wave.open(io.BytesIO(response.content)) as w:
+        assert w.getnframes() * 2 + 44 == len(response.content)  # exact sizes
         return w.getnframes() / w.getframerate()
 
 
@@ -113,6 +117,33 @@ def test_stream_format_audio_wav(client: httpx.Client) -> None:
     assert body[4:8] == b"\xff\xff\xff\xff" and body[40:44] == b"\xff\xff\xff\xff"
     pcm = np.frombuffer(body[44:], "<i2")
     assert pcm.shape[0] / 24000 > 5
+
+
+def test_speech_streams_by_default_first_chunk_short(api: str) -> None:
+    """What the openai SDK (and LiveKit, Pipecat) send: no stream_format. The audio comes
+    sentence by sentence, the long first sentence cut at a phrase so it comes early."""
+    import openai
+
+    client = openai.OpenAI(api_key="x", base_url=f"{api}/v1", max_retries=0)
+    with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="alloy", input=TEXT, response_format="pcm"
+    ) as response:
+        assert "content-length" not in response.headers
+        assert response.headers["transfer-encoding"] == "chunked"
+        chunks = list(response.iter_bytes())
+    assert len(chunks) >= 3
+    first_seconds = len(chunks[0]) / 2 / 24000
+    assert 0.3 < first_seconds < 1.6  # "Good morning and welcome", not the whole sentence
+    total = sum(len(c) for c in chunks) / 2 / 24000
+    assert total > 6
+
+
+def test_default_wav_is_streamed_with_open_sizes(client: httpx.Client) -> None:
+    response = _speech(client, input="One sentence here. And a second one.")
+    assert "content-length" not in response.headers
+    body = response.content
+    assert body[4:8] == b"\xff\xff\xff\xff" and body[40:44] == b"\xff\xff\xff\xff"
+    assert decode_audio(io.BytesIO(body)).shape[0] / 16000 > 1.0
 
 
 def test_stream_format_sse(client: httpx.Client) -> None:

@@ -36,16 +36,22 @@ def api(make_settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
         yield url
 
 
+STREAMING_SIZE = 0xFFFFFFFF
+"""The RIFF and data sizes of a streamed WAV (as OpenAI's): unknown when it starts."""
+
+
 def read_wav(body: bytes) -> tuple[np.ndarray, int]:
-    """Pipecat's way: the whole body through `wave.open`."""
+    """Pipecat's way: the whole body through `wave.open`. Sizes are exact (a whole file,
+    `stream: false`) or the streaming ones (the default); either way every byte after
+    the header is PCM."""
     with wave.open(io.BytesIO(body)) as w:
         assert w.getcomptype() == "NONE"
         assert (w.getnchannels(), w.getsampwidth()) == (1, 2)
         frames = w.readframes(w.getnframes())
-        assert len(frames) == w.getnframes() * 2
         rate = w.getframerate()
-    assert int.from_bytes(body[4:8], "little") == len(body) - 8  # exact RIFF size
-    assert int.from_bytes(body[40:44], "little") == len(body) - 44  # exact data size
+    assert len(frames) == len(body) - 44
+    riff, data = int.from_bytes(body[4:8], "little"), int.from_bytes(body[40:44], "little")
+    assert (riff, data) in ((len(body) - 8, len(body) - 44), (STREAMING_SIZE, STREAMING_SIZE))
     assert int.from_bytes(body[20:22], "little") == 1  # PCM
     return np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0, rate
 
