@@ -53,6 +53,10 @@ class SttSettings(BaseModel):
     cpu_threads: int = 1
     """CTranslate2 intra-op threads per decoder; 0 = CTranslate2's default. One thread per
     decoder, one decoder per core, measured fastest on CPU (BENCHMARKS.md)."""
+    solo_threads: int = 0
+    """A window decoded while nothing else is (one request alone) runs on one more model
+    replica with this many threads, so a lone request uses every core. 0: every core on
+    CPU; 1: no such replica (saves one copy of the weights in memory)."""
     decoders: int = 0
     """Model replicas decoding in parallel (CTranslate2 `num_workers`), each with its own
     batcher thread; 0 = one per core, at most 4, on CPU, and 1 on a GPU."""
@@ -92,6 +96,12 @@ class SttSettings(BaseModel):
             return 1
         return max(1, min(os.cpu_count() or 1, MAX_AUTO_DECODERS))
 
+    def solo_decoder_threads(self) -> int:
+        """`solo_threads`, with 0 resolved for this machine (no solo replica on a GPU)."""
+        if self.device != "cpu":
+            return 0
+        return self.solo_threads or (os.cpu_count() or 1)
+
     def registry_config(self) -> RegistryConfig:
         """The transcriber room's view of these settings."""
         return RegistryConfig(
@@ -106,6 +116,7 @@ class SttSettings(BaseModel):
                 compute_type=self.compute_type,
                 cpu_threads=self.cpu_threads,
                 num_workers=self.parallel_decoders(),
+                solo_threads=self.solo_decoder_threads(),
             ),
         )
 

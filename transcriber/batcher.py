@@ -141,6 +141,12 @@ class Batcher(Generic[P, R]):
         with self._cond:
             return self._queued
 
+    def alone(self) -> bool:
+        """Called from a running batch: its request is the only one open, so the batch may
+        use every core (any other thread is busy with the same request's windows)."""
+        with self._cond:
+            return len(self._queues) <= 1
+
     def running(self) -> int:
         """Batches being decoded now."""
         with self._cond:

@@ -88,17 +88,20 @@ class ChunkedEngine:
         `between` after each, which lets short requests in and may add windows to the
         batch; on a GPU all at once. Long requests' windows are encoded one at a time
         across threads too: each encoding briefly holds ~80 MB of attention scores, and
-        a long file's encodings would otherwise coincide for its whole length."""
+        a long file's encodings would otherwise coincide for its whole length. A request
+        that is alone encodes on the all-core replica, while the other thread's beam
+        search goes on."""
         if not self.model.on_cpu:
             return self.model.encode(np.stack([p.features for p in payloads]))
         parts: list[Encoded] = []
         while len(parts) < len(payloads):
             features = payloads[len(parts)].features[None]
+            solo = self.model.has_solo and self.batcher.alone()
             if short:
-                parts.append(self.model.encode(features))
+                parts.append(self.model.encode(features, solo))
             else:
                 with self._long_encode:
-                    parts.append(self.model.encode(features))
+                    parts.append(self.model.encode(features, solo))
             between()
         return self.model.concatenate(parts)
 
@@ -207,17 +210,29 @@ class ChunkedEngine:
             if rid is not None:
                 self.batcher.close_request(rid)
         if windows:
-            yield from self._decode_windows(audio, windows, key, found, cancel)
+            longest_first = rid is None  # no streamed first window: order does not show
+            yield from self._decode_windows(audio, windows, key, found, cancel, longest_first)
 
     def _decode_windows(
         self, audio: SampleSource, windows: list[Window], key: _BatchKey, found: list[str],
-        cancel: threading.Event | None,
+        cancel: threading.Event | None, longest_first: bool = False,
     ) -> Iterator[Segment]:  # fmt: skip
+        """Submit the windows a batch's worth at a time, keeping a batch per inference
+        thread (and one more) in flight; yield segments in time order. `longest_first`,
+        when every window fits in flight at once: submit them longest first, so the last
+        window decoded (the one that may run while other threads idle) is a short one."""
         rid = self.batcher.open(key, len(windows))
         group = self.batcher.max_batch
         ahead = group * (self.batcher.workers + 1)
         in_flight: deque[tuple[Window, Future[WindowText]]] = deque()
         try:
+            if longest_first and len(windows) <= ahead:
+                order = sorted(range(len(windows)), key=lambda i: -windows[i].seconds)
+                submitted = self._submit(audio, rid, [windows[i] for i in order])
+                futures = {i: future for i, (_w, future) in zip(order, submitted, strict=True)}
+                for i, window in enumerate(windows):
+                    yield from self._collect(window, futures[i], found, cancel)
+                return
             for first in range(0, len(windows), group):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled

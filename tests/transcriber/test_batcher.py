@@ -139,3 +139,32 @@ def test_closing_a_request_cancels_its_queued_windows() -> None:
         assert batcher.pending() == 0
     finally:
         batcher.shutdown()
+
+
+def test_a_batch_knows_when_it_is_alone() -> None:
+    """A lone request may use every core; as soon as another request is open, it may not."""
+    seen: dict[str, bool] = {}
+    gate = threading.Event()
+    recorder = Recorder()
+    batcher: Batcher[str, str] = Batcher(recorder, max_batch=1, max_wait=0, workers=2)
+
+    def on_step(payloads: list[Any]) -> None:
+        seen[payloads[-1]] = batcher.alone()
+        if payloads[-1] == "first":
+            gate.wait(5)
+
+    recorder.on_step = on_step
+    try:
+        solo = batcher.open(KEY, 1)
+        assert batcher.submit(solo, "solo").result(timeout=5) == "done solo"
+        batcher.close_request(solo)
+        first_rid = batcher.open(KEY, 1)
+        first = batcher.submit(first_rid, "first")
+        wait_until(lambda: "first" in seen)  # `first` runs alone; now another arrives
+        second = batcher.submit(batcher.open(KEY, 1), "second")
+        wait_until(lambda: "second" in seen)
+        gate.set()
+        assert first.result(timeout=5) and second.result(timeout=5)
+        assert seen == {"solo": True, "first": True, "second": False}
+    finally:
+        batcher.shutdown()
