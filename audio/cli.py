@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     _list_or_pull(sub, "voices", "list TTS voices or pull a Piper voice", _voices)
 
     bench = sub.add_parser("bench", help="measure against control runs; append to BENCHMARKS.md")
-    bench.add_argument("what", nargs="?", choices=["stt", "tts", "sse"], default="stt")
+    bench.add_argument("what", nargs="?", choices=["stt", "tts", "sse", "latency"], default="stt")
     bench.add_argument("--output", default="BENCHMARKS.md", help="Markdown file to append to")
     bench.add_argument("--hour", action="store_true", help="stt: add the one-hour memory run")
     bench.add_argument(

@@ -28,8 +28,12 @@ from voices.types import PcmChunk, SpeechOptions
 
 log = logging.getLogger(__name__)
 
-WARMUP_TEXT = {"en": "Ready to listen.", "ar": "مرحبا بكم."}
-"""What each language's voices say once at startup (and the STT model hears)."""
+WARMUP_TEXT = {
+    "en": "Ready to listen. This sentence warms the voice with the length of a typical reply.",
+    "ar": "مرحبا بكم. هذه الجملة تهيئ الصوت بطول رد عادي.",
+}
+"""What each language's voices say once at startup (the English the STT model hears):
+a short sentence and a typical one, so the first request allocates nothing new."""
 
 
 def stt_registry(settings: Settings, loader: Loader = WhisperModel.load) -> ModelRegistry:

@@ -1,4 +1,4 @@
-"""`speech-pipeline bench [stt|tts|sse]`: measurements written to BENCHMARKS.md.
+"""`speech-pipeline bench [stt|tts|sse|latency]`: measurements written to BENCHMARKS.md.
 
 Every figure is reported next to a control run made in the same process on the
 same input (stock faster-whisper for STT, the unshaped engine for TTS).
@@ -16,6 +16,10 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         from audio.bench.sse import run_sse_bench
 
         return run_sse_bench(settings, args)
+    if args.what == "latency":
+        from audio.bench.latency import run_latency_bench
+
+        return run_latency_bench(settings, args)
     if args.what == "tts":
         from audio.bench.tts import run_tts_bench
 

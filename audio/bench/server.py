@@ -38,7 +38,11 @@ def serving_app(
     """Run the real app under uvicorn on loopback in a thread; yield (url, app)."""
     port = free_port()
     app = create_app(settings, loader=loader)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    # Keep idle connections well past uvicorn's 5 s: a pooled client that reuses one just
+    # as the server closes it sees "Server disconnected" (a race, not a service failure).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=120
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -173,7 +173,7 @@ class HttpResult:
         return ordered[len(ordered) // 2]
 
 
-def _post(client: httpx.Client, body: bytes) -> float:
+def post_wav(client: httpx.Client, body: bytes) -> float:
     started = time.perf_counter()
     client.post("/v1/audio/transcriptions", data={"model": "whisper-base"},
                 files={"file": ("a.wav", body, "audio/wav")}).raise_for_status()  # fmt: skip
@@ -185,13 +185,13 @@ def _http(settings: Settings, clips: list[Clip], long: Clip) -> HttpResult:
     short = _wav(first_seconds(clips[0], 5.0))
     long_wav = _wav(first_seconds(long, 300.0))
     with serving(settings) as url, httpx.Client(base_url=url, timeout=600) as client:
-        _post(client, short)  # load the model
+        post_wav(client, short)  # load the model
         bursts = tuple(_burst(client, eight) for _ in range(BURST_ROUNDS))
-        solo = statistics.median(_post(client, short) for _ in range(3))
+        solo = statistics.median(post_wav(client, short) for _ in range(3))
         with ThreadPoolExecutor(1) as pool:
-            background = pool.submit(_post, client, long_wav)
+            background = pool.submit(post_wav, client, long_wav)
             time.sleep(2.0)
-            under_load = [_post(client, short) for _ in range(3)]
+            under_load = [post_wav(client, short) for _ in range(3)]
             if background.done():
                 raise RuntimeError("the 5-minute file finished before the short requests")
             background.result()
@@ -199,14 +199,20 @@ def _http(settings: Settings, clips: list[Clip], long: Clip) -> HttpResult:
     return HttpResult(bursts, solo, loaded)
 
 
+def http_concurrency(settings: Settings) -> HttpResult:
+    """The concurrency measurements alone, on this bench's generated speech."""
+    clips = render_paragraphs()
+    return _http(settings, clips, long_form(clips, LONG_SECONDS))
+
+
 def _burst(client: httpx.Client, bodies: list[bytes]) -> Burst:
     started = time.perf_counter()
     for body in bodies:
-        _post(client, body)
+        post_wav(client, body)
     sequential = time.perf_counter() - started
     with ThreadPoolExecutor(len(bodies)) as pool:
         started = time.perf_counter()
-        latencies = tuple(pool.map(lambda b: _post(client, b), bodies))
+        latencies = tuple(pool.map(lambda b: post_wav(client, b), bodies))
         concurrent = time.perf_counter() - started
     return Burst(sequential, concurrent, latencies)
 
@@ -225,7 +231,7 @@ def _status_mb(pid: int, field: str) -> float:
 
 
 @contextmanager
-def _server_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def server_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`speech-pipeline serve` in a process of its own (its memory is measured alone)."""
     port = free_port()
     command = [sys.executable, "-m", "audio.cli", "serve", "--port", str(port)]
@@ -259,10 +265,10 @@ def _hour(clips: list[Clip]) -> tuple[float, float, float, float]:
         del hour
         env = {"SPEECH_LIMITS__MAX_UPLOAD_BYTES": "200000000", "SPEECH_LOG_LEVEL": "warning"}
         with (
-            _server_process(env) as (url, process),
+            server_process(env) as (url, process),
             httpx.Client(base_url=url, timeout=3600) as client,
         ):
-            _post(client, _wav(first_seconds(clips[0], 5.0)))
+            post_wav(client, _wav(first_seconds(clips[0], 5.0)))
             time.sleep(1.0)
             idle = _status_mb(process.pid, "VmRSS")
             started = time.perf_counter()
