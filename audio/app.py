@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from audio import __version__
 from audio.api import health, models, speech, transcriptions
 from audio.api.errors import install_error_handlers
 from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
+from audio.keys import ApiKeys
 from audio.metrics import Metrics
 from audio.services import Services
 from audio.settings import Settings
@@ -45,6 +47,15 @@ async def _reap(stt: SttService) -> None:
         await asyncio.to_thread(stt.prune)
 
 
+def _reload_keys_on_sighup(keys: ApiKeys) -> None:
+    """SIGHUP re-reads the keys file (only where the loop runs in the main thread, as
+    under `speech-pipeline serve`; elsewhere the default SIGHUP handling is kept)."""
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, keys.reload)
+    except (RuntimeError, ValueError, NotImplementedError):
+        log.debug("SIGHUP handler not installed (not the main thread)")
+
+
 def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.load) -> FastAPI:
     """Build the app. Nothing heavy happens until the lifespan starts."""
     settings = settings or Settings()
@@ -52,6 +63,8 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.build(settings, loader)
+        app.state.keys = ApiKeys(settings.api_keys, settings.api_keys_file)
+        _reload_keys_on_sighup(app.state.keys)
         if settings.warmup:
             await asyncio.to_thread(services.warm)
         app.state.settings = settings

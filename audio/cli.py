@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from audio.errors import ServiceError, as_service_error
 from audio.formats import GRANULARITIES, RESPONSE_FORMATS, needs_segment_times, render
-from audio.settings import Settings
+from audio.settings import Settings, SettingsProblem, load_settings
 from transcriber.errors import TranscriberError
 from transcriber.types import ALGORITHMS, SttOptions
 
@@ -201,7 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsProblem as exc:
+        print(f"speech-pipeline: invalid setting: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )

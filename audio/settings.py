@@ -2,17 +2,22 @@
 
 Environment variables use the prefix ``SPEECH_`` and ``__`` between nested
 groups, e.g. ``SPEECH_STT__FALLBACK_MODEL=whisper-base`` or
-``SPEECH_WORKERS__QUEUE_SIZE=4``. Dicts and lists are given as JSON.
+``SPEECH_WORKERS__QUEUE_SIZE=4``. Dicts and lists are given as JSON (API keys
+also as one key or comma-separated). `load_settings` turns any bad value into one
+line naming the variable (the CLI prints it and exits 2).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from transcriber.embedded import EMBEDDED_MODEL_ID, EMBEDDED_SOURCE
 from transcriber.registry import RegistryConfig
@@ -50,38 +55,38 @@ class SttSettings(BaseModel):
     None: such a request gets 503 naming `speech-pipeline models pull ID`."""
     device: str = "cpu"
     compute_type: str = "int8"
-    cpu_threads: int = 1
+    cpu_threads: int = Field(default=1, ge=0)
     """CTranslate2 intra-op threads per decoder; 0 = CTranslate2's default. One thread per
     decoder, one decoder per core, measured fastest on CPU (BENCHMARKS.md)."""
-    solo_threads: int = 0
+    solo_threads: int = Field(default=0, ge=0)
     """A window decoded while nothing else is (one request alone) runs on one more model
     replica with this many threads, so a lone request uses every core. 0: every core on
     CPU; 1: no such replica (saves one copy of the weights in memory)."""
-    decoders: int = 0
+    decoders: int = Field(default=0, ge=0)
     """Model replicas decoding in parallel (CTranslate2 `num_workers`), each with its own
     batcher thread; 0 = one per core, at most 4, on CPU, and 1 on a GPU."""
-    beam_size: int = 5
+    beam_size: int = Field(default=5, ge=1, le=20)
     vad_filter: bool = True
     """Sequential mode: skip non-speech with faster-whisper's VAD (no invented text)."""
     algorithm: Algorithm = "chunked"
     """Default long-form algorithm; a request may pick with the `algorithm` form field."""
-    max_batch: int = 4
+    max_batch: int = Field(default=4, ge=1)
     """Most windows of short requests (clips of at most max_batch windows) decoded in
     one batch, across requests."""
-    long_max_batch: int = 1
+    long_max_batch: int = Field(default=1, ge=1)
     """Most windows of long requests in one batch. Each window in a batch holds about
     50 MB while it decodes; a long file's batches run back to back, so this bounds its
     memory (2 gave about 15% more throughput on 2 cores; raise it when memory allows,
     and on a GPU)."""
-    batch_wait_ms: float = 20.0
+    batch_wait_ms: float = Field(default=20.0, ge=0)
     """How long a partial batch waits for more windows."""
-    vad_threshold: float = 0.5
+    vad_threshold: float = Field(default=0.5, gt=0, lt=1)
     """Chunked mode: speech probability that starts speech."""
-    vad_silence_ms: int = 500
+    vad_silence_ms: int = Field(default=500, ge=0)
     """Chunked mode: silence this long ends a speech region."""
-    vad_padding_ms: int = 200
+    vad_padding_ms: int = Field(default=200, ge=0)
     """Chunked mode: audio kept on each side of speech."""
-    model_ttl_seconds: float = 900.0
+    model_ttl_seconds: float = Field(default=900.0, ge=0)
     """Unload a model idle this long; 0 keeps models loaded."""
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     """Where the embedded model is assembled."""
@@ -122,26 +127,26 @@ class SttSettings(BaseModel):
 
 
 class LimitSettings(BaseModel):
-    max_upload_bytes: int = 25_000_000
+    max_upload_bytes: int = Field(default=25_000_000, gt=0)
     """Largest accepted file (Groq free tier: 25 MB); over it: 413."""
-    max_duration_seconds: float = 4 * 3600.0
+    max_duration_seconds: float = Field(default=4 * 3600.0, gt=0)
     """Longest accepted audio; over it: 400 naming the limit."""
 
 
 class WorkerSettings(BaseModel):
-    workers: int = 8
+    workers: int = Field(default=8, ge=1)
     """Request threads (decode, VAD, features; chunked requests mostly wait on the batcher)."""
-    queue_size: int = 16
+    queue_size: int = Field(default=16, ge=0)
     """Requests that may wait for a worker; beyond it: 503 + retry-after."""
-    retry_after_seconds: int = 1
+    retry_after_seconds: int = Field(default=1, ge=0)
 
 
 class UrlSettings(BaseModel):
     allow_networks: list[str] = Field(default_factory=list)
     """CIDRs exempt from the private-address ban (tests allow 127.0.0.1/32)."""
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    max_redirects: int = 3
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    max_redirects: int = Field(default=3, ge=0)
 
 
 class TtsSettings(BaseModel):
@@ -155,7 +160,7 @@ class TtsSettings(BaseModel):
     """Arabic rendering when no Arabic Piper voice is installed (chosen by measured CER)."""
     arabic_piper_voice: str | None = "ar_JO-kareem-medium"
     """Arabic Piper voice the four Arabic voices use whenever it is installed."""
-    max_input_chars: int = 10_000
+    max_input_chars: int = Field(default=10_000, ge=1)
     """Longest `input` (Groq's limit)."""
     piper_noise_scale: float | None = None
     """Piper's timbre noise; None keeps the voice's own (natural), 0 renders every
@@ -178,14 +183,18 @@ class Settings(BaseSettings):
     )
 
     host: str = "127.0.0.1"
-    port: int = 8000
-    api_keys: list[str] = Field(default_factory=list)
-    """Accepted bearer keys; empty accepts any key."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Accepted bearer keys: one key, comma-separated keys, or a JSON list. With neither
+    these nor a keys file, any key (or none) is accepted."""
+    api_keys_file: Path | None = None
+    """A file of accepted keys' sha256 digests (hex), one per line, `#` comments;
+    re-read on SIGHUP."""
     log_level: str = "info"
     warmup: bool = True
     """Load the default STT model and every voice engine at startup and run each once,
     so the first request is as fast as the tenth (startup takes a few seconds longer)."""
-    malloc_arena_max: int = 2
+    malloc_arena_max: int = Field(default=2, ge=0)
     """glibc malloc arenas of the `serve` process (0: glibc's default, 8 per core). With
     few arenas, memory one inference thread frees is reused by the other: measured
     about 60 MB less peak on a long file (BENCHMARKS.md)."""
@@ -194,3 +203,69 @@ class Settings(BaseSettings):
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     url: UrlSettings = Field(default_factory=UrlSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _key_forms(cls, value: object) -> object:
+        """`key`, `k1,k2` or `["k1", "k2"]` (the environment gives a string)."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError("a JSON list of keys that does not parse") from exc
+        return [key.strip() for key in text.split(",") if key.strip()]
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_are_tokens(cls, keys: list[str]) -> list[str]:
+        if any(not key or any(c.isspace() for c in key) for key in keys):
+            raise ValueError("keys must be non-empty and contain no spaces")
+        return keys
+
+
+class SettingsProblem(ValueError):
+    """A setting that stops the service from starting; its message is one line."""
+
+
+def _variable(loc: tuple[object, ...]) -> str:
+    return "SPEECH_" + "__".join(str(part).upper() for part in loc if isinstance(part, str))
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or SettingsProblem naming the variable and the
+    expected form; then the paths the service writes and reads are checked."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        given = first.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsProblem(f"{_variable(first['loc'])}: {message}{shown}{more}") from None
+    except SettingsError as exc:
+        raise SettingsProblem(f"{exc} (dicts and lists are given as JSON)") from None
+    _check_paths(settings)
+    return settings
+
+
+def _check_paths(settings: Settings) -> None:
+    cache = settings.stt.cache_dir
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=cache):
+            pass
+    except OSError as exc:
+        raise SettingsProblem(
+            f"SPEECH_STT__CACHE_DIR: {cache} is not a writable directory ({exc.strerror})"
+        ) from None
+    if settings.api_keys_file is not None:
+        from audio.keys import KeyFileError, read_key_file
+
+        try:
+            read_key_file(settings.api_keys_file)
+        except KeyFileError as exc:
+            raise SettingsProblem(f"SPEECH_API_KEYS_FILE: {exc}") from None

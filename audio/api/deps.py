@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from audio.errors import AuthenticationError
+from audio.keys import ApiKeys
 from audio.settings import Settings
 from audio.stt_service import SttService
 from audio.tts_service import TtsService
@@ -35,14 +35,12 @@ def request_id(request: Request) -> str:
 
 def check_api_key(request: Request) -> None:
     """With keys configured, a missing or wrong bearer key is a 401."""
-    keys: list[str] = request.app.state.settings.api_keys
-    if not keys:
+    keys: ApiKeys = request.app.state.keys
+    if not keys.required:
         return
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not any(
-        secrets.compare_digest(token.strip(), k) for k in keys
-    ):
+    if scheme.lower() != "bearer" or not keys.accepts(token.strip()):
         raise AuthenticationError("Invalid API Key")
 
 
