@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
             await asyncio.to_thread(services.close)
 
     app = FastAPI(title="speech-pipeline", version=__version__, lifespan=lifespan)
+    app.state.draining = threading.Event()  # set by `serve` on SIGTERM
     install_error_handlers(app)
     for prefix in API_PREFIXES:
         app.include_router(transcriptions.router, prefix=prefix)
@@ -88,5 +90,9 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
     app.include_router(health.router)
 
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.limits.max_upload_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.limits.max_upload_bytes,
+        draining=app.state.draining,
+    )
     return app

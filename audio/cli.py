@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
+from types import FrameType
 
 from audio.errors import ServiceError, as_service_error
 from audio.formats import GRANULARITIES, RESPONSE_FORMATS, needs_segment_times, render
@@ -35,10 +37,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from audio.app import create_app
 
+    class DrainingServer(uvicorn.Server):
+        """uvicorn's graceful shutdown, telling the app first (its /ready turns 503). The
+        signal is not re-raised after the drain (uvicorn would), so a clean drain exits 0;
+        a second Ctrl-C still forces the exit."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            app.state.draining.set()
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+
     limit_malloc_arenas(settings.malloc_arena_max)
-    host = args.host or settings.host
-    port = args.port or settings.port
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=args.host or settings.host, port=args.port or settings.port,
+        log_level=settings.log_level, timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )  # fmt: skip
+    DrainingServer(config).run()
     return 0
 
 

@@ -93,6 +93,19 @@ class Overloaded(ServiceError):
         )
 
 
+class ShuttingDown(ServiceError):
+    """503: the server is draining after SIGTERM; another replica (or a retry) serves it."""
+
+    status_code = 503
+    code = "shutting_down"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__(
+            "The server is shutting down and takes no new requests; retry.",
+            retry_after=retry_after,
+        )
+
+
 class ModelUnavailable(ServiceError):
     """503: a known model whose weights are not installed."""
 

@@ -194,6 +194,9 @@ class Settings(BaseSettings):
     warmup: bool = True
     """Load the default STT model and every voice engine at startup and run each once,
     so the first request is as fast as the tenth (startup takes a few seconds longer)."""
+    shutdown_grace_seconds: int = Field(default=30, ge=0)
+    """On SIGTERM: stop listening, answer /ready 503, let requests in flight (streams
+    too) finish for this long, then cancel the rest and exit 0."""
     malloc_arena_max: int = Field(default=2, ge=0)
     """glibc malloc arenas of the `serve` process (0: glibc's default, 8 per core). With
     few arenas, memory one inference thread frees is reused by the other: measured

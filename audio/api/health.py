@@ -19,8 +19,10 @@ async def health() -> dict[str, Any]:
 
 
 @router.get("/ready")
-async def ready(stt: SttDep) -> JSONResponse:
+async def ready(request: Request, stt: SttDep) -> JSONResponse:
     default = stt.settings.stt.default_model
+    if request.app.state.draining.is_set():
+        return JSONResponse({"status": "draining", "default_model": default}, status_code=503)
     installed = stt.registry.is_installed(default)
     body = {"status": "ready" if installed else "not_ready", "default_model": default}
     return JSONResponse(body, status_code=200 if installed else 503)

@@ -7,6 +7,7 @@ oversized upload is refused as it arrives, never read whole into memory.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 
@@ -14,10 +15,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audio.api.errors import internal_error_response, service_error_response
 from audio.constants import REQUEST_ID_PREFIX
-from audio.errors import RequestTooLarge
+from audio.errors import RequestTooLarge, ShuttingDown
 
 log = logging.getLogger(__name__)
 
+ALWAYS_ANSWERED = frozenset({"/health", "/ready", "/metrics"})
+"""Paths answered while draining (/ready itself says 503 then)."""
 FORM_OVERHEAD_BYTES = 1 << 20
 """Room for multipart boundaries and text fields on top of the file limit."""
 
@@ -29,10 +32,12 @@ def new_request_id() -> str:
 class RequestContextMiddleware:
     """Gives every request an id (`x-request-id`), caps the body, never leaks a trace."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, draining: threading.Event) -> None:
         self.app = app
         self.max_file_bytes = max_body_bytes
         self.max_body_bytes = max_body_bytes + FORM_OVERHEAD_BYTES
+        self.draining = draining
+        """Set on SIGTERM: new requests get 503 (health and metrics still answer)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,6 +56,11 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        if self.draining.is_set() and scope["path"] not in ALWAYS_ANSWERED:
+            response = service_error_response(ShuttingDown())
+            response.headers["connection"] = "close"
+            await response(scope, receive, send_with_id)
+            return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
             # Answer from the header alone; the body is never read.

@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
-from sse_starlette import EventSourceResponse
 
 from audio.api.deps import SettingsDep, TtsDep, check_api_key, request_id
-from audio.api.sse import PING_SECONDS, primed, speech_events
+from audio.api.sse import event_stream, primed, speech_events
 from audio.encode import (
     DEFAULT_SPEECH_SAMPLE_RATE,
     SPEECH_FORMATS,
@@ -85,7 +84,7 @@ async def speech(
     chunks = await primed(tts.stream(job))
     if body.stream_format == "sse":
         events = speech_events(chunks, request_id(request))
-        return EventSourceResponse(events, headers=headers, ping=PING_SECONDS)
+        return event_stream(events, headers, settings.shutdown_grace_seconds)
     return StreamingResponse(chunks, media_type=media_type, headers=headers)
 
 

@@ -10,6 +10,8 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
+from sse_starlette import EventSourceResponse
+
 from audio.errors import as_service_error
 from transcriber.types import Segment
 
@@ -19,6 +21,16 @@ PING_SECONDS = 15
 """Keep-alive comments on long silences between events."""
 T = TypeVar("T")
 _NOTHING = object()
+
+
+def event_stream(
+    events: AsyncIterator[dict[str, str]], headers: dict[str, str], grace_seconds: float
+) -> EventSourceResponse:
+    """An SSE response that, on SIGTERM, runs on until it ends or the shutdown grace is
+    spent (sse-starlette would otherwise end every stream at once)."""
+    return EventSourceResponse(
+        events, headers=headers, ping=PING_SECONDS, shutdown_grace_period=grace_seconds
+    )
 
 
 async def primed(source: AsyncIterator[T]) -> AsyncIterator[T]:

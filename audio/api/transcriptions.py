@@ -9,7 +9,6 @@ from typing import BinaryIO
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from sse_starlette import EventSourceResponse
 
 from audio.api.deps import SettingsDep, SttDep, check_api_key, request_id
 from audio.errors import RequestTooLarge
@@ -20,7 +19,7 @@ from audio.stt_service import SttService
 from transcriber.types import Task
 
 from .schemas import TranscriptionRequest, parse_transcription_form
-from .sse import PING_SECONDS, primed, transcript_events
+from .sse import event_stream, primed, transcript_events
 
 router = APIRouter(dependencies=[Depends(check_api_key)])
 
@@ -70,7 +69,7 @@ async def _handle(request: Request, task: Task, settings: Settings, stt: SttServ
             segments = await primed(stt.stream(media, resolved, options, cancel))
             events = transcript_events(segments, cancel, request_id(request))
             headers = {"x-served-model": resolved.served}
-            return EventSourceResponse(events, headers=headers, ping=PING_SECONDS)
+            return event_stream(events, headers, settings.shutdown_grace_seconds)
         transcript = await stt.transcribe(media, resolved, options, cancel)
     finally:
         watcher.cancel()
