@@ -10,7 +10,7 @@ PORT   ?= 8000
 # weights are absent (and says so in the log, /models and x-served-model).
 FALLBACK ?= whisper-base
 
-.PHONY: install serve test lint bench samples clean
+.PHONY: install serve test test-deps lint bench samples clean
 
 install: $(STAMP)
 
@@ -28,7 +28,23 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# Servers the tests start themselves on loopback (Debian packages, installed when
+# make runs as root; elsewhere their tests skip and say why).
+TEST_SERVERS := redis-server
+
+test-deps:
+	@for pkg in $(TEST_SERVERS); do \
+	  command -v $$pkg >/dev/null && continue; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$pkg (Debian) for the tests"; \
+	    apt-get install -y -q --no-install-recommends $$pkg >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null 2>&1 \
+	           && apt-get install -y -q --no-install-recommends $$pkg >/dev/null 2>&1; } \
+	      || echo "note: could not install $$pkg; its tests will skip"; \
+	  else echo "note: $$pkg is absent and cannot be installed here; its tests will skip"; fi; \
+	done
+
+test: lint test-deps
 	$(BIN)/pytest -ra
 
 # Real human speech for the benches, when the shared samples sit beside the checkout.

@@ -17,7 +17,7 @@ from audio.api.errors import install_error_handlers
 from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
 from audio.keys import ApiKeys
 from audio.metrics import Metrics
-from audio.services import Services
+from audio.services import Services, rate_limiter
 from audio.settings import Settings
 from audio.stt_service import SttService
 from transcriber.registry import Loader, ModelRegistry
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.build(settings, loader)
         app.state.keys = ApiKeys(settings.api_keys, settings.api_keys_file)
+        app.state.limiter = rate_limiter(settings)
         _reload_keys_on_sighup(app.state.keys)
         if settings.warmup:
             await asyncio.to_thread(services.warm)

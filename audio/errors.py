@@ -80,30 +80,42 @@ class RequestTooLarge(ServiceError):
         )
 
 
-class Overloaded(ServiceError):
-    """503: the bounded inference queue is full; a retry can succeed."""
+class RetryLater(ServiceError):
+    """503 that a retry can cure (the SDKs retry it after `retry-after`)."""
 
     status_code = 503
-    code = "overloaded"
+    message_text = "Retry after the time in the retry-after header."
 
     def __init__(self, retry_after: int = 1) -> None:
+        super().__init__(self.message_text, retry_after=retry_after)
+
+
+class Overloaded(RetryLater):
+    """503: the bounded inference queue is full."""
+
+    code = "overloaded"
+    message_text = "The server is at capacity; retry after the time in the retry-after header."
+
+
+class RateLimited(ServiceError):
+    """429: a client's budget is spent until its window resets (retry-after says when)."""
+
+    status_code = 429
+    error_type = "rate_limit_exceeded"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, budget: str, retry_after: int) -> None:
         super().__init__(
-            "The server is at capacity; retry after the time in the retry-after header.",
+            f"Rate limit reached for {budget}: try again in {retry_after} s.",
             retry_after=retry_after,
         )
 
 
-class ShuttingDown(ServiceError):
+class ShuttingDown(RetryLater):
     """503: the server is draining after SIGTERM; another replica (or a retry) serves it."""
 
-    status_code = 503
     code = "shutting_down"
-
-    def __init__(self, retry_after: int = 1) -> None:
-        super().__init__(
-            "The server is shutting down and takes no new requests; retry.",
-            retry_after=retry_after,
-        )
+    message_text = "The server is shutting down and takes no new requests; retry."
 
 
 class ModelUnavailable(ServiceError):

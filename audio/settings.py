@@ -177,6 +177,56 @@ class TtsSettings(BaseModel):
         )
 
 
+def _limit_text(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise ValueError(
+            "a rate in the `limits` notation, such as `60/minute`, `7200/hour` or "
+            "`100 per 10 seconds`"
+        ) from exc
+    return value.strip()
+
+
+class KeyRateLimits(BaseModel):
+    """One key's own budgets (each left out uses the default)."""
+
+    requests: str | None = None
+    audio_seconds: str | None = None
+    characters: str | None = None
+
+    _check = field_validator("requests", "audio_seconds", "characters")(_limit_text)
+
+
+class RateLimitSettings(BaseModel):
+    """Budgets per key, or per client address when no keys are set; unset: unlimited."""
+
+    requests: str | None = None
+    """Requests to any API route, e.g. `60/minute`."""
+    audio_seconds: str | None = None
+    """Seconds of audio transcribed or translated, e.g. `7200/hour`."""
+    characters: str | None = None
+    """Characters of speech input, e.g. `100000/minute`."""
+    per_key: dict[str, KeyRateLimits] = Field(default_factory=dict)
+    """sha256 hex of a key -> its own budgets."""
+    storage_uri: str = "memory://"
+    """`memory://` (this process), or `redis://host:port/db` to share the counts between
+    replicas behind one load balancer."""
+
+    _check = field_validator("requests", "audio_seconds", "characters")(_limit_text)
+
+    @field_validator("storage_uri")
+    @classmethod
+    def _known_storage(cls, uri: str) -> str:
+        if not uri.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("`memory://` or a `redis://host:port/db` URL")
+        return uri
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SPEECH_", env_nested_delimiter="__", extra="ignore"
@@ -206,6 +256,7 @@ class Settings(BaseSettings):
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     url: UrlSettings = Field(default_factory=UrlSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -106,20 +106,26 @@ class SttService:
 
     def segments_now(
         self, media: BinaryIO | str, model_id: str, options: SttOptions,
-        cancel: threading.Event,
+        cancel: threading.Event, durations: list[float] | None = None,
     ) -> Iterator[Segment]:  # fmt: skip
-        """Blocking generator: segments as they are decoded (SSE); stops on cancel."""
-        for segment in self._open(media, model_id, options, cancel, incremental=True).segments:
+        """Blocking generator: segments as they are decoded (SSE); stops on cancel. The
+        audio's length is appended to `durations` once it is decoded."""
+        stream = self._open(media, model_id, options, cancel, incremental=True)
+        if durations is not None:
+            durations.append(stream.duration)
+        for segment in stream.segments:
             if cancel.is_set():
                 return
             yield segment
 
     def stream(
         self, media: BinaryIO | str, resolved: Resolved, options: SttOptions,
-        cancel: threading.Event,
+        cancel: threading.Event, durations: list[float] | None = None,
     ) -> AsyncIterator[Segment]:  # fmt: skip
         """Segments on the event loop as each window is decoded (one worker held)."""
-        return self.pool.stream(lambda: self.segments_now(media, resolved.served, options, cancel))
+        return self.pool.stream(
+            lambda: self.segments_now(media, resolved.served, options, cancel, durations)
+        )
 
     async def transcribe(
         self, media: BinaryIO | str, resolved: Resolved, options: SttOptions,

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from audio.errors import AuthenticationError
 from audio.keys import ApiKeys
+from audio.ratelimit import Budget, RateLimiter, client_identity
 from audio.settings import Settings
 from audio.stt_service import SttService
 from audio.tts_service import TtsService
@@ -33,15 +34,54 @@ def request_id(request: Request) -> str:
     return rid
 
 
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def check_api_key(request: Request) -> None:
     """With keys configured, a missing or wrong bearer key is a 401."""
     keys: ApiKeys = request.app.state.keys
     if not keys.required:
         return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not keys.accepts(token.strip()):
+    token = _bearer(request)
+    if token is None or not keys.accepts(token):
         raise AuthenticationError("Invalid API Key")
+
+
+def rate_limit_headers(request: Request) -> dict[str, str]:
+    """The x-ratelimit-* headers of this request, added to its response by the middleware."""
+    headers: dict[str, str] = request.scope["state"].setdefault("ratelimit", {})
+    return headers
+
+
+def client(request: Request) -> str:
+    """Whom a request counts against: its key when keys are set, else its address."""
+    keys: ApiKeys = request.app.state.keys
+    host = request.client.host if request.client else None
+    return client_identity(_bearer(request) if keys.required else None, host)
+
+
+async def spend(request: Request, budget: Budget, cost: int) -> None:
+    """Take `cost` from one of this client's budgets (0: check it is not spent); 429 if
+    it is."""
+    limiter: RateLimiter = request.app.state.limiter
+    await limiter.take(client(request), budget, cost, rate_limit_headers(request))
+
+
+async def charge(request: Request, budget: Budget, cost: float) -> None:
+    """Count work already done against this client's budget."""
+    limiter: RateLimiter = request.app.state.limiter
+    await limiter.charge(client(request), budget, cost)
+
+
+async def limit_requests(request: Request) -> None:
+    """One request from this client's request budget (after the key check)."""
+    await spend(request, "requests", 1)
+
+
+API_DEPENDENCIES = [Depends(check_api_key), Depends(limit_requests)]
+"""Every API route: the key first (401 before 429), then the request budget."""
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -53,6 +53,8 @@ class RequestContextMiddleware:
                 started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                limits = scope["state"].get("ratelimit", {})
+                headers += [(k.encode(), v.encode()) for k, v in limits.items()]
                 message = {**message, "headers": headers}
             await send(message)
 

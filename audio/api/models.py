@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from audio.api.deps import SttDep, TtsDep, check_api_key
+from audio.api.deps import API_DEPENDENCIES, SttDep, TtsDep
 from audio.tts_service import TtsService
 from transcriber.registry import ModelRegistry
 
-router = APIRouter(dependencies=[Depends(check_api_key)])
+router = APIRouter(dependencies=API_DEPENDENCIES)
 
 CREATED = 1_735_689_600
 """A fixed `created` timestamp (2025-01-01): the ids are ours, not dated releases."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
-from audio.api.deps import SettingsDep, TtsDep, check_api_key, request_id
+from audio.api.deps import API_DEPENDENCIES, SettingsDep, TtsDep, request_id, spend
 from audio.api.sse import event_stream, primed, speech_events
 from audio.encode import (
     DEFAULT_SPEECH_SAMPLE_RATE,
@@ -20,7 +20,7 @@ from audio.errors import InvalidRequest
 from audio.tts_service import SpeechJob, TtsService
 from voices.types import SpeechOptions
 
-router = APIRouter(dependencies=[Depends(check_api_key)])
+router = APIRouter(dependencies=API_DEPENDENCIES)
 
 MIN_SPEED, MAX_SPEED = 0.25, 5.0
 STREAM_FORMATS = ("audio", "sse")
@@ -77,6 +77,7 @@ async def speech(
     request: Request, body: SpeechBody, settings: SettingsDep, tts: TtsDep
 ) -> Response:
     job = _job(body, tts, settings.tts.max_input_chars)
+    await spend(request, "characters", len(body.input))
     media_type = SPEECH_MEDIA_TYPES[job.response_format]
     headers = {"x-voice": job.voice.name}
     if body.stream_format is None and not body.stream:

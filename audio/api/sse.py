@@ -7,7 +7,7 @@ import base64
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from sse_starlette import EventSourceResponse
@@ -68,8 +68,9 @@ def _error_event(exc: Exception, request_id: str) -> dict[str, str]:
 
 
 async def transcript_events(
-    segments: AsyncIterator[Segment], cancel: threading.Event, request_id: str
-) -> AsyncIterator[dict[str, str]]:
+    segments: AsyncIterator[Segment], cancel: threading.Event, request_id: str,
+    finish: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[dict[str, str]]:  # fmt: skip
     """A delta per decoded segment, then `done` with the whole text; a failure after
     the stream began is one event with an `error` key."""
     parts: list[str] = []
@@ -83,6 +84,8 @@ async def transcript_events(
         yield _error_event(exc, request_id)
     finally:
         cancel.set()
+        if finish is not None:
+            await finish()
 
 
 async def speech_events(

@@ -7,10 +7,17 @@ import io
 import threading
 from typing import BinaryIO
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from audio.api.deps import SettingsDep, SttDep, check_api_key, request_id
+from audio.api.deps import (
+    API_DEPENDENCIES,
+    SettingsDep,
+    SttDep,
+    charge,
+    request_id,
+    spend,
+)
 from audio.errors import RequestTooLarge
 from audio.fetch import FetchPolicy, fetch_url
 from audio.formats import render
@@ -21,7 +28,7 @@ from transcriber.types import Task
 from .schemas import TranscriptionRequest, parse_transcription_form
 from .sse import event_stream, primed, transcript_events
 
-router = APIRouter(dependencies=[Depends(check_api_key)])
+router = APIRouter(dependencies=API_DEPENDENCIES)
 
 _MAX_FORM_FILES = 2
 _MAX_FORM_FIELDS = 64
@@ -60,17 +67,23 @@ async def _handle(request: Request, task: Task, settings: Settings, stt: SttServ
     try:
         req = parse_transcription_form(form, task, stt.default_vad())
         resolved = stt.resolve(req.model)
+        await spend(request, "audio-seconds", 0)  # admitted while anything is left
         media = await _media(req, settings)
         options = req.options(
             settings.stt.beam_size, settings.stt.vad_filter, settings.stt.algorithm,
             stt.default_vad(),
         )  # fmt: skip
         if req.stream:
-            segments = await primed(stt.stream(media, resolved, options, cancel))
-            events = transcript_events(segments, cancel, request_id(request))
+            decoded: list[float] = []
+            segments = await primed(stt.stream(media, resolved, options, cancel, decoded))
+            events = transcript_events(
+                segments, cancel, request_id(request),
+                finish=lambda: charge(request, "audio-seconds", sum(decoded)),
+            )  # fmt: skip
             headers = {"x-served-model": resolved.served}
             return event_stream(events, headers, settings.shutdown_grace_seconds)
         transcript = await stt.transcribe(media, resolved, options, cancel)
+        await charge(request, "audio-seconds", transcript.duration)
     finally:
         watcher.cancel()
         await form.close()
