@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
         app.state.settings = settings
         app.state.stt = services.stt
         app.state.tts = services.tts
-        app.state.metrics = Metrics(lambda: services.pool.pending)
+        app.state.metrics = Metrics(services)
         _announce(settings, services.stt.registry)
         reaper = asyncio.create_task(_reap(services.stt))
         try:

@@ -41,6 +41,17 @@ class SttService:
         self.vad = vad
         self._lock = threading.Lock()
         self._chunked: dict[str, tuple[WhisperModel, ChunkedEngine]] = {}
+        self.seconds_transcribed = 0.0
+        """Audio seconds of every finished transcription or translation (/metrics)."""
+
+    def _count(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds_transcribed += seconds
+
+    def engines(self) -> dict[str, ChunkedEngine]:
+        """The chunked engine of each loaded model (their batchers' counts for /metrics)."""
+        with self._lock:
+            return {model_id: engine for model_id, (_m, engine) in self._chunked.items()}
 
     def default_vad(self) -> VadOptions:
         stt = self.settings.stt
@@ -102,7 +113,9 @@ class SttService:
         cancel: threading.Event | None = None,
     ) -> Transcript:  # fmt: skip
         """Blocking: the whole transcript. Call from a worker thread."""
-        return self._open(media, model_id, options, cancel, incremental=False).collect()
+        transcript = self._open(media, model_id, options, cancel, incremental=False).collect()
+        self._count(transcript.duration)
+        return transcript
 
     def segments_now(
         self, media: BinaryIO | str, model_id: str, options: SttOptions,
@@ -117,6 +130,7 @@ class SttService:
             if cancel.is_set():
                 return
             yield segment
+        self._count(stream.duration)
 
     def stream(
         self, media: BinaryIO | str, resolved: Resolved, options: SttOptions,

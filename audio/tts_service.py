@@ -4,6 +4,7 @@ Built by `audio.services`."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from audio.workers import InferencePool
 from voices.catalog import VoiceCatalog
 from voices.registry import VoiceEngines
 from voices.synthesizer import Synthesizer
-from voices.types import SpeechOptions, Voice, VoiceError
+from voices.types import PcmChunk, SpeechOptions, Voice, VoiceError
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,15 @@ class TtsService:
         self.engines = engines
         self.synthesizer = Synthesizer(engines)
         self.pool = pool
+        self._lock = threading.Lock()
+        self.seconds_rendered = 0.0
+        """Seconds of speech rendered (/metrics)."""
+
+    def _rendered(self, job: SpeechJob) -> Iterator[PcmChunk]:
+        for chunk in self.synthesizer.stream(job.text, job.voice, job.options):
+            with self._lock:
+                self.seconds_rendered += chunk.seconds
+            yield chunk
 
     def voice_for(self, model: str, voice_name: str) -> Voice:
         language = self.catalog.model_language(model)
@@ -60,8 +70,7 @@ class TtsService:
 
     def render_now(self, job: SpeechJob) -> bytes:
         """Blocking: the whole file."""
-        chunks = [(c.samples, c.sample_rate) for c in self.synthesizer.stream(
-            job.text, job.voice, job.options)]  # fmt: skip
+        chunks = [(c.samples, c.sample_rate) for c in self._rendered(job)]
         return encode_whole(chunks, job.response_format, job.sample_rate)
 
     async def render(self, job: SpeechJob) -> bytes:
@@ -69,7 +78,7 @@ class TtsService:
 
     def _encoded(self, job: SpeechJob) -> Iterator[bytes]:
         encoder = SpeechEncoder(job.response_format, job.sample_rate, streaming=True)
-        for chunk in self.synthesizer.stream(job.text, job.voice, job.options):
+        for chunk in self._rendered(job):
             data = encoder.push(chunk.samples, chunk.sample_rate)
             if data:
                 yield data

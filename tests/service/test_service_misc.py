@@ -95,3 +95,37 @@ def test_warmup_loads_every_model_before_the_first_request(make_settings) -> Non
         assert heard.status_code == 200 and "hello" in heard.json()["text"].lower()
         assert stt.registry.load_counts == {"whisper-base": 1}
         assert tts.engines.load_counts == engines  # nothing loaded on demand
+
+
+def test_metrics_an_operator_alerts_on(make_settings) -> None:  # type: ignore[no-untyped-def]
+    from prometheus_client.parser import text_string_to_metric_families
+
+    settings = make_settings(rate_limits={"characters": "100/minute"})
+    with live_server(settings) as (url, _app):
+        heard = httpx.post(f"{url}/v1/audio/transcriptions", data={"model": "whisper-1"},
+                           files={"file": ("a.wav", CLIP.read_bytes())}, timeout=60)  # fmt: skip
+        body = {"model": "playai-tts", "voice": "Fritz-PlayAI", "input": "x" * 60}
+        spoken = [httpx.post(f"{url}/v1/audio/speech", json=body, timeout=60) for _ in range(2)]
+        text = httpx.get(f"{url}/metrics").text
+    assert heard.status_code == 200 and [r.status_code for r in spoken] == [200, 429]
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    assert value("speech_audio_seconds_total", direction="in") == pytest.approx(3.48, abs=0.05)
+    assert value("speech_audio_seconds_total", direction="out") > 1.0
+    assert value("speech_model_loads_total", kind="stt", model="whisper-base") == 1
+    assert value("speech_model_loads_total", kind="tts", model="piper:en_US-joe-medium") == 1
+    assert value("speech_windows_total", model="whisper-base") >= 1
+    assert value("speech_batches_total", model="whisper-base") >= 1
+    assert value("speech_batcher_queued_windows", model="whisper-base") == 0
+    assert value("speech_inference_pending") == 0
+    assert value("process_resident_memory_bytes") > 50e6
+    refused = [v for (name, labels), v in samples.items()
+               if name == "speech_requests_total" and ("status", "429") in labels]  # fmt: skip
+    assert refused == [1.0]
