@@ -10,6 +10,7 @@ reads one block or window at a time).
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
@@ -19,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from audio.constants import MIN_AUDIO_SECONDS
-from audio.errors import InvalidRequest, UndecodableAudio
+from audio.errors import InsufficientStorage, InvalidRequest, UndecodableAudio
 from audio.spool import SPOOL_AFTER_SECONDS, SpooledSamples
 from common.pcm import INT16_SCALE, SAMPLE_RATE
 from common.pcm import Float32Pcm as Samples
@@ -107,9 +108,17 @@ def decode_audio(
 
 
 def decode_int16(source: BinaryIO | str, *, max_seconds: float | None = None) -> SampleSource:
-    """Like decode_audio at 16 kHz, but int16, and spooled to disk when long."""
+    """Like decode_audio at 16 kHz, but int16, and spooled to disk when long (a full
+    disk is InsufficientStorage, a 503)."""
     limit = int(SPOOL_AFTER_SECONDS * SAMPLE_RATE)
-    return _decode(source, max_seconds, SAMPLE_RATE, lambda n: _SpillingBuffer(n, limit)).result()
+    try:
+        buffer = _decode(source, max_seconds, SAMPLE_RATE, lambda n: _SpillingBuffer(n, limit))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            log.error("spooling decoded audio failed: %s", exc)
+            raise InsufficientStorage() from exc
+        raise
+    return buffer.result()
 
 
 def _decode(

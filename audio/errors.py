@@ -7,7 +7,7 @@ them into the `{"error": {...}}` envelope. The rooms raise their own errors;
 
 from __future__ import annotations
 
-from transcriber.errors import Cancelled, ModelNotInstalled, UnknownModel
+from transcriber.errors import Cancelled, ModelLoadFailed, ModelNotInstalled, UnknownModel
 
 
 class ServiceError(Exception):
@@ -118,6 +118,15 @@ class ShuttingDown(RetryLater):
     message_text = "The server is shutting down and takes no new requests; retry."
 
 
+class InsufficientStorage(RetryLater):
+    """503: no disk space to spool a long upload's decoded audio."""
+
+    code = "insufficient_storage"
+    message_text = (
+        "The server has no disk space left to hold this audio while it is transcribed; retry later."
+    )
+
+
 class ModelUnavailable(ServiceError):
     """503: a known model whose weights are not installed."""
 
@@ -153,6 +162,12 @@ def as_service_error(exc: BaseException) -> ServiceError | None:
         return ModelNotFound(exc.model_id)
     if isinstance(exc, ModelNotInstalled):
         return ModelUnavailable(exc.detail or not_installed_message(exc.model_id), param="model")
+    if isinstance(exc, ModelLoadFailed):
+        return ModelUnavailable(
+            f"The weights of model `{exc.model_id}` are installed but failed to load on this "
+            "server (the reason is in the server's log); other models are unaffected.",
+            param="model",
+        )
     if isinstance(exc, Cancelled):
         return ClientDisconnected()
     return None

@@ -27,5 +27,16 @@ class ModelNotInstalled(TranscriberError):
         """What exactly is missing, when known (a directory without model.bin)."""
 
 
+class ModelLoadFailed(TranscriberError):
+    """A model's weights are present but would not load (corrupt, wrong format, no memory)."""
+
+    def __init__(self, model_id: str, reason: str) -> None:
+        super().__init__(f"model {model_id!r} failed to load: {reason}")
+        self.model_id = model_id
+        """The canonical id."""
+        self.reason = reason
+        """What the loader said (for the server's log, not the client)."""
+
+
 class Cancelled(TranscriberError):
     """The request's cancel event was set (its client left); queued windows were dropped."""

@@ -7,13 +7,14 @@ requests arriving at once for a cold model load it once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.modelcache import ModelCache
 from transcriber.embedded import EMBEDDED_SOURCE, embedded_available, embedded_model_dir
-from transcriber.errors import ModelNotInstalled, UnknownModel
+from transcriber.errors import ModelLoadFailed, ModelNotInstalled, UnknownModel
 from transcriber.whisper import LoadOptions, WhisperModel
 
 HUB_FILES = [
@@ -24,6 +25,8 @@ HUB_FILES = [
     "preprocessor_config.json",
 ]
 """Files of a CT2 Whisper repository that a pull downloads."""
+
+log = logging.getLogger(__name__)
 
 Loader = Callable[[str, LoadOptions], WhisperModel]
 """Loads a model directory (tests pass a fake)."""
@@ -177,9 +180,15 @@ class ModelRegistry:
     def get(self, model_id: str) -> WhisperModel:
         """The loaded model, loading it once (blocking; call off the event loop)."""
         canonical = self.canonical(model_id)
-        return self.cache.get(
-            canonical, lambda: self._loader(str(self.local_dir(canonical)), self.config.load)
-        )
+        return self.cache.get(canonical, lambda: self._load(canonical))
+
+    def _load(self, canonical: str) -> WhisperModel:
+        path = self.local_dir(canonical)
+        try:
+            return self._loader(str(path), self.config.load)
+        except Exception as exc:  # CTranslate2 raises RuntimeError, ValueError, ...
+            log.error("model %s failed to load from %s: %s", canonical, path, exc)
+            raise ModelLoadFailed(canonical, str(exc)) from exc
 
     @property
     def load_counts(self) -> dict[str, int]:

@@ -11,11 +11,12 @@ import threading
 import time
 import uuid
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audio.api.errors import internal_error_response, service_error_response
 from audio.constants import REQUEST_ID_PREFIX
-from audio.errors import RequestTooLarge, ShuttingDown
+from audio.errors import ClientDisconnected, RequestTooLarge, ShuttingDown
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ class RequestContextMiddleware:
         except RequestTooLarge as exc:
             if not started:
                 await service_error_response(exc)(scope, receive, send_with_id)
+        except ClientDisconnect:
+            log.info("client left during request %s", request_id)
         except Exception:
             log.exception("unhandled error in request %s", request_id)
             if not started:
@@ -122,6 +125,9 @@ class MetricsMiddleware:
 
         try:
             await self.app(scope, receive, capture)
+        except ClientDisconnect:
+            status = ClientDisconnected.status_code  # left mid-upload (counted, never sent)
+            raise
         finally:
             metrics = getattr(scope["app"].state, "metrics", None)
             if metrics is not None:
