@@ -140,7 +140,11 @@ def _voices(args: argparse.Namespace, settings: Settings) -> int:
         if not args.id:
             print("voices pull needs a Piper voice id, e.g. ar_JO-kareem-medium", file=sys.stderr)
             return 2
-        print(f"{args.id}: {engines.pull(args.id)}")
+        try:
+            print(f"{args.id}: {engines.pull(args.id)}")
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         return 0
     for voice in VoiceCatalog.load().voices:
         state = "installed" if engines.installed(voice.engine) else "not installed"

@@ -10,6 +10,7 @@ Engine ids (the catalog's `engine` field):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,14 +44,17 @@ class EngineConfig:
     """Override Piper's timbre noise; 0 makes renders reproducible (benchmark corpus)."""
 
 
+PIPER_VOICE_ID = re.compile(r"^[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(x_low|low|medium|high)$")
+"""`<lang>_<REGION>-<name>-<quality>`, as piper-voices names them: no path separators,
+so an id never reaches outside the voices directory or the repository's tree."""
+
+
 def piper_repo_path(voice_id: str) -> str:
     """`en_US-joe-medium` -> `en/en_US/joe/medium/en_US-joe-medium.onnx`."""
-    try:
-        locale, name, quality = voice_id.split("-", 2)
-        lang = locale.split("_", 1)[0]
-    except ValueError as exc:
-        raise ValueError(f"not a Piper voice id: {voice_id!r} (like en_US-joe-medium)") from exc
-    return f"{lang}/{locale}/{name}/{quality}/{voice_id}.onnx"
+    if not PIPER_VOICE_ID.match(voice_id):
+        raise ValueError(f"not a Piper voice id: {voice_id!r} (like en_US-joe-medium)")
+    locale, name, quality = voice_id.split("-", 2)
+    return f"{locale.split('_', 1)[0]}/{locale}/{name}/{quality}/{voice_id}.onnx"
 
 
 class VoiceEngines:
@@ -151,10 +155,10 @@ class VoiceEngines:
         """Download a Piper voice from the public piper-voices repository (HF_ENDPOINT)."""
         from huggingface_hub import hf_hub_download
 
+        remote = piper_repo_path(voice_id)  # refuses anything but a voice id
         existing = self.piper_files(voice_id)
         if existing is not None:
             return existing[0]
-        remote = piper_repo_path(voice_id)
         self.config.voices_dir.mkdir(parents=True, exist_ok=True)
         for suffix in ("", ".json"):
             downloaded = Path(hf_hub_download(PIPER_VOICES_REPO, remote + suffix))

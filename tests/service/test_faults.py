@@ -147,3 +147,45 @@ def test_an_engine_that_raises_is_a_500_without_trace(
     assert failed.headers["x-request-id"] in error["message"]
     assert "secret" not in failed.text and "Traceback" not in failed.text
     assert _transcribe(url).status_code == 200
+
+
+def test_slow_clients_do_not_hold_up_others(service: Any) -> None:
+    """Uploads are read on the event loop, not in an inference worker: clients trickling
+    their bodies byte by byte leave every worker free for the others."""
+    url, app = service
+    host, port = url.removeprefix("http://").split(":")
+    slow = [
+        socket.create_connection((host, int(port)))
+        for _ in range(app.state.settings.workers.workers + 2)
+    ]
+    try:
+        for raw in slow:
+            raw.sendall(b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
+                        b"Content-Length: 1000000\r\nContent-Type: multipart/form-data; "
+                        b"boundary=b\r\n\r\n--b\r\n")  # fmt: skip
+        for _ in range(5):
+            for raw in slow:
+                raw.sendall(b"x" * 64)
+        answered = _transcribe(url)
+        assert answered.status_code == 200 and "hello" in answered.json()["text"].lower()
+        assert app.state.stt.pool.pending == 0  # the slow ones hold no worker
+    finally:
+        for raw in slow:
+            raw.close()
+
+
+def test_a_tiny_file_that_decodes_to_hours_is_refused(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """Decompression: ten minutes of FLAC silence is a few KB; decoding stops at the limit."""
+    from audio.encode import encode_whole
+
+    bomb = encode_whole([(np.zeros(16000 * 600, np.float32), 16000)], "flac", 16000)
+    assert len(bomb) < 200_000
+    settings = make_settings(limits={"max_duration_seconds": 60})
+    with live_server(settings) as (url, _app):
+        refused = _transcribe(url, bomb)
+        fine = _transcribe(url)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == (
+        "audio is longer than the maximum duration of 60 seconds"
+    )
+    assert fine.status_code == 200
