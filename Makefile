@@ -10,7 +10,7 @@ PORT   ?= 8000
 # weights are absent (and says so in the log, /models and x-served-model).
 FALLBACK ?= whisper-base
 
-.PHONY: install serve test test-deps lint bench samples clean
+.PHONY: install serve test test-deps lint bench load samples clean
 
 install: $(STAMP)
 
@@ -52,6 +52,10 @@ BENCH_SAMPLES ?= $(wildcard ../shared/samples)
 
 bench: install
 	$(BIN)/speech-pipeline bench $(if $(BENCH_SAMPLES),--samples $(BENCH_SAMPLES))
+
+# 5 minutes of mixed traffic on loopback against a fresh server; writes RELIABILITY.md.
+load: install
+	$(BIN)/speech-pipeline bench load --seconds 300
 
 samples: install
 	$(BIN)/python samples/generate.py

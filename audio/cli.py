@@ -207,8 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     _list_or_pull(sub, "voices", "list TTS voices or pull a Piper voice", _voices)
 
     bench = sub.add_parser("bench", help="measure against control runs; append to BENCHMARKS.md")
-    bench.add_argument("what", nargs="?", choices=["stt", "tts", "sse", "latency"], default="stt")
-    bench.add_argument("--output", default="BENCHMARKS.md", help="Markdown file to append to")
+    bench.add_argument(
+        "what", nargs="?", choices=["stt", "tts", "sse", "latency", "load"], default="stt"
+    )
+    bench.add_argument(
+        "--output", help="Markdown file to append to (load: to write; default RELIABILITY.md)"
+    )
+    bench.add_argument("--seconds", type=float, default=300.0, help="load: how long")
+    bench.add_argument("--max-requests", type=int, default=20000, help="load: at most this many")
     bench.add_argument("--hour", action="store_true", help="stt: add the one-hour memory run")
     bench.add_argument(
         "--samples", metavar="DIR",

@@ -12,10 +12,16 @@ from audio.settings import Settings
 
 
 def run_bench(settings: Settings, args: argparse.Namespace) -> int:
+    if args.output is None:
+        args.output = "RELIABILITY.md" if args.what == "load" else "BENCHMARKS.md"
     if args.what == "sse":
         from audio.bench.sse import run_sse_bench
 
         return run_sse_bench(settings, args)
+    if args.what == "load":
+        from audio.bench.load import run_load
+
+        return run_load(settings, args)
     if args.what == "latency":
         from audio.bench.latency import run_latency_bench
 
