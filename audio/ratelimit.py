@@ -11,7 +11,6 @@ while its budget has anything left and charged its length when it is done.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 
 from audio.errors import RateLimited
+from audio.keys import digest
 
 Budget = Literal["requests", "audio-seconds", "characters"]
 BUDGETS: tuple[Budget, ...] = ("requests", "audio-seconds", "characters")
@@ -50,7 +50,7 @@ class Quotas:
 def client_identity(bearer: str | None, address: str | None) -> str:
     """Who a request counts against: its key (hashed, never stored) or its address."""
     if bearer:
-        return "key:" + hashlib.sha256(bearer.encode("utf-8")).hexdigest()
+        return "key:" + digest(bearer).hex()
     return "addr:" + (address or "unknown")
 
 
@@ -76,10 +76,6 @@ class RateLimiter:
         options = {"implementation": "redispy"} if scheme in ("redis", "rediss") else {}
         self._storage = storage_from_string(f"async+{scheme}://{rest}", **options)
         self._limiter = FixedWindowRateLimiter(self._storage)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.defaults.items) or any(q.items for q in self.per_key.values())
 
     def quota(self, identity: str, budget: Budget) -> RateLimitItem | None:
         own = self.per_key.get(identity.removeprefix("key:"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from audio.encode import resample
 from audio.ratelimit import Quotas, RateLimiter
-from audio.settings import Settings, TtsSettings
+from audio.settings import Budgets, Settings, TtsSettings
 from audio.stt_service import SttService
 from audio.tts_service import TtsService
 from audio.workers import InferencePool
@@ -37,17 +37,19 @@ WARMUP_TEXT = {
 a short sentence and a typical one, so the first request allocates nothing new."""
 
 
+def _quotas(budgets: Budgets) -> Quotas:
+    return Quotas.parse(
+        requests=budgets.requests,
+        audio_seconds=budgets.audio_seconds,
+        characters=budgets.characters,
+    )
+
+
 def rate_limiter(settings: Settings) -> RateLimiter:
     """The rate limits of these settings (in memory or in Redis)."""
     limits = settings.rate_limits
-    quotas = {
-        digest: Quotas.parse(requests=own.requests, audio_seconds=own.audio_seconds,
-                             characters=own.characters)
-        for digest, own in limits.per_key.items()
-    }  # fmt: skip
-    defaults = Quotas.parse(requests=limits.requests, audio_seconds=limits.audio_seconds,
-                            characters=limits.characters)  # fmt: skip
-    return RateLimiter(defaults, quotas, limits.storage_uri)
+    per_key = {digest: _quotas(own) for digest, own in limits.per_key.items()}
+    return RateLimiter(_quotas(limits), per_key, limits.storage_uri)
 
 
 def stt_registry(settings: Settings, loader: Loader = WhisperModel.load) -> ModelRegistry:

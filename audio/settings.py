@@ -192,18 +192,9 @@ def _limit_text(value: str | None) -> str | None:
     return value.strip()
 
 
-class KeyRateLimits(BaseModel):
-    """One key's own budgets (each left out uses the default)."""
-
-    requests: str | None = None
-    audio_seconds: str | None = None
-    characters: str | None = None
-
-    _check = field_validator("requests", "audio_seconds", "characters")(_limit_text)
-
-
-class RateLimitSettings(BaseModel):
-    """Budgets per key, or per client address when no keys are set; unset: unlimited."""
+class Budgets(BaseModel):
+    """The three budgets of a client; one left unset is unlimited (or, for one key's own
+    budgets, the default)."""
 
     requests: str | None = None
     """Requests to any API route, e.g. `60/minute`."""
@@ -211,13 +202,18 @@ class RateLimitSettings(BaseModel):
     """Seconds of audio transcribed or translated, e.g. `7200/hour`."""
     characters: str | None = None
     """Characters of speech input, e.g. `100000/minute`."""
-    per_key: dict[str, KeyRateLimits] = Field(default_factory=dict)
+
+    _check = field_validator("requests", "audio_seconds", "characters")(_limit_text)
+
+
+class RateLimitSettings(Budgets):
+    """Default budgets per key, or per client address when no keys are set."""
+
+    per_key: dict[str, Budgets] = Field(default_factory=dict)
     """sha256 hex of a key -> its own budgets."""
     storage_uri: str = "memory://"
     """`memory://` (this process), or `redis://host:port/db` to share the counts between
     replicas behind one load balancer."""
-
-    _check = field_validator("requests", "audio_seconds", "characters")(_limit_text)
 
     @field_validator("storage_uri")
     @classmethod

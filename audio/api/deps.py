@@ -56,10 +56,15 @@ def rate_limit_headers(request: Request) -> dict[str, str]:
 
 
 def client(request: Request) -> str:
-    """Whom a request counts against: its key when keys are set, else its address."""
-    keys: ApiKeys = request.app.state.keys
-    host = request.client.host if request.client else None
-    return client_identity(_bearer(request) if keys.required else None, host)
+    """Whom a request counts against: its key when keys are set, else its address
+    (worked out once per request; every budget it spends reuses it)."""
+    state = request.scope["state"]
+    if "client" not in state:
+        keys: ApiKeys = request.app.state.keys
+        host = request.client.host if request.client else None
+        state["client"] = client_identity(_bearer(request) if keys.required else None, host)
+    identity: str = state["client"]
+    return identity
 
 
 async def spend(request: Request, budget: Budget, cost: int) -> None:
