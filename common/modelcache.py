@@ -23,17 +23,11 @@ log = logging.getLogger(__name__)
 class ModelCache(Generic[M]):
     """Loaded objects by key, each loaded at most once at a time."""
 
-    def __init__(
-        self,
-        name: str,
-        idle_seconds: float = 0.0,
-        on_unload: Callable[[str, M], None] | None = None,
-    ) -> None:
+    def __init__(self, name: str, idle_seconds: float = 0.0) -> None:
         self.name = name
         """What the cache holds, for the log (`stt model`, `tts engine`)."""
         self.idle_seconds = idle_seconds
         """Unload a key unused this long; 0 keeps everything until `close`."""
-        self._on_unload = on_unload
         self._lock = threading.Lock()
         self._gates: dict[str, threading.Lock] = {}
         self._items: dict[str, M] = {}
@@ -65,13 +59,10 @@ class ModelCache(Generic[M]):
                 self._last_used[key] = time.monotonic()
             return item
 
-    def peek(self, key: str) -> M | None:
-        """The loaded object, or None; never loads."""
-        with self._lock:
-            return self._items.get(key)
-
     def is_loaded(self, key: str) -> bool:
-        return self.peek(key) is not None
+        """Whether `key` is in memory now (never loads)."""
+        with self._lock:
+            return key in self._items
 
     def unload_idle(self, now: float | None = None) -> list[str]:
         """Drop keys idle longer than `idle_seconds`; return them."""
@@ -84,20 +75,14 @@ class ModelCache(Generic[M]):
                 for key, used in self._last_used.items()
                 if key in self._items and now - used > self.idle_seconds
             ]
-            dropped = [(key, self._items.pop(key)) for key in idle]
             for key in idle:
+                del self._items[key]
                 self.unload_counts[key] = self.unload_counts.get(key, 0) + 1
-        for key, item in dropped:
+        for key in idle:
             log.info("unloaded %s %s after %.0fs idle", self.name, key, self.idle_seconds)
-            if self._on_unload is not None:
-                self._on_unload(key, item)
         return idle
 
     def close(self) -> None:
         """Drop everything (shutdown)."""
         with self._lock:
-            dropped = list(self._items.items())
             self._items.clear()
-        if self._on_unload is not None:
-            for key, item in dropped:
-                self._on_unload(key, item)
