@@ -37,7 +37,7 @@ from audio.bench.stt import HttpResult, http_concurrency, server_process, word_e
 from audio.decode import decode_audio, decode_int16
 from audio.services import Services, stt_registry
 from audio.settings import Settings
-from common.pcm import SAMPLE_RATE
+from common.pcm import SAMPLE_RATE, to_float32
 from segmenter.vad import SileroVad
 from transcriber.types import SttOptions
 
@@ -216,7 +216,7 @@ def _stages(settings: Settings, clip_bytes: bytes) -> dict[str, float]:
         vad = SileroVad()
         options = SttOptions(language="en", algorithm="chunked", segment_timestamps=False)
         audio = decode_int16(io.BytesIO(clip_bytes))
-        samples = np.asarray(audio[:], np.float32) / 32768.0
+        samples = to_float32(np.asarray(audio[:]))
         features = model.features(samples)
         encoded_window = model.encode(features[None])
         seconds = [audio.shape[0] / SAMPLE_RATE]

@@ -29,8 +29,9 @@ import numpy as np
 
 from audio.bench.corpus import Clip, encoded, long_form, render_paragraphs
 from audio.bench.report import OUT_DIR, ROOT, heading
-from audio.bench.stt import server_process, word_error_rate
+from audio.bench.stt import server_process, status_mb, word_error_rate
 from audio.decode import decode_audio
+from audio.encode import DEFAULT_SPEECH_SAMPLE_RATE
 from audio.settings import Settings
 from common.pcm import SAMPLE_RATE
 
@@ -120,7 +121,7 @@ async def _speech(c: httpx.AsyncClient, rng: random.Random) -> tuple[str, int, b
     if r.status_code != 200:
         return f"speech {fmt}", r.status_code, True
     if fmt == "pcm":
-        seconds = len(r.content) / 2 / 24000
+        seconds = len(r.content) / 2 / DEFAULT_SPEECH_SAMPLE_RATE  # s16le at the default rate
     else:
         seconds = await asyncio.to_thread(
             lambda: decode_audio(io.BytesIO(r.content)).shape[0] / SAMPLE_RATE
@@ -188,19 +189,12 @@ async def _client(
                 await asyncio.sleep(1.0)  # honour retry-after
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 async def _watch(url: str, pid: int, deadline: float, rss: list[tuple[float, float]],
                  depth: list[float]) -> None:  # fmt: skip
     started = time.monotonic()
     async with httpx.AsyncClient(base_url=url, timeout=30) as c:
         while time.monotonic() < deadline:
-            rss.append((time.monotonic() - started, _rss_mb(pid)))
+            rss.append((time.monotonic() - started, status_mb(pid, "VmRSS")))
             text = (await c.get("/metrics")).text
             for line in text.splitlines():
                 if line.startswith("speech_inference_pending "):

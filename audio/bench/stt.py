@@ -221,7 +221,7 @@ def _pct(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
 
-def _status_mb(pid: int, field: str) -> float:
+def status_mb(pid: int, field: str) -> float:
     """A memory line of /proc/PID/status (VmRSS: now, VmHWM: the peak so far), in MB."""
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
@@ -270,13 +270,13 @@ def _hour(clips: list[Clip]) -> tuple[float, float, float, float]:
         ):
             post_wav(client, _wav(first_seconds(clips[0], 5.0)))
             time.sleep(1.0)
-            idle = _status_mb(process.pid, "VmRSS")
+            idle = status_mb(process.pid, "VmRSS")
             started = time.perf_counter()
             with path.open("rb") as fh:
                 response = client.post("/v1/audio/transcriptions", data={"model": "whisper-base"},
                                        files={"file": ("hour.mp3", fh, "audio/mpeg")})  # fmt: skip
             took = time.perf_counter() - started
-            peak = _status_mb(process.pid, "VmHWM")
+            peak = status_mb(process.pid, "VmHWM")
         response.raise_for_status()
         return idle, peak, took, word_error_rate(reference, response.json()["text"])
 
