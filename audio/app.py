@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from audio import __version__
+from audio import __version__, heap
 from audio.api import health, models, speech, transcriptions
 from audio.api.errors import install_error_handlers
 from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
@@ -46,6 +46,7 @@ async def _reap(stt: SttService) -> None:
     while True:
         await asyncio.sleep(REAPER_INTERVAL_SECONDS)
         await asyncio.to_thread(stt.prune)
+        await asyncio.to_thread(heap.trim)
 
 
 def _reload_keys_on_sighup(keys: ApiKeys) -> None:

@@ -10,26 +10,12 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+from audio import heap
 from audio.errors import ServiceError, as_service_error
 from audio.formats import GRANULARITIES, RESPONSE_FORMATS, needs_segment_times, render
 from audio.settings import Settings, SettingsProblem, load_settings
 from transcriber.errors import TranscriberError
 from transcriber.types import ALGORITHMS, SttOptions
-
-M_ARENA_MAX = -8
-"""glibc's mallopt parameter number for the arena limit."""
-
-
-def limit_malloc_arenas(arenas: int) -> bool:
-    """Cap glibc's malloc arenas before the server starts its threads (no-op elsewhere)."""
-    if arenas <= 0 or not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        return bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):
-        return False
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -48,7 +34,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 self.force_exit = True
             self.should_exit = True
 
-    limit_malloc_arenas(settings.malloc_arena_max)
+    heap.limit_arenas(settings.malloc_arena_max)
     app = create_app(settings)
     config = uvicorn.Config(
         app, host=args.host or settings.host, port=args.port or settings.port,
