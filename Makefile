@@ -10,7 +10,7 @@ PORT   ?= 8000
 # weights are absent (and says so in the log, /models and x-served-model).
 FALLBACK ?= whisper-base
 
-.PHONY: install serve test test-deps lint bench load samples clean
+.PHONY: install serve test test-deps lint bench load fuzz samples clean
 
 install: $(STAMP)
 
@@ -56,6 +56,12 @@ bench: install
 # 5 minutes of mixed traffic on loopback against a fresh server; writes RELIABILITY.md.
 load: install
 	$(BIN)/speech-pipeline bench load --seconds 300
+
+# Longer fuzzing: schemathesis over every route of a live server (300 examples per
+# operation; make test runs 20) and the hypothesis properties (2000 examples; make test: 150).
+fuzz: install
+	SPEECH_FUZZ_EXAMPLES=300 $(BIN)/pytest -q tests/service/test_fuzz.py
+	SPEECH_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q tests/test_properties.py
 
 samples: install
 	$(BIN)/python samples/generate.py

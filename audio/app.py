@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from audio import __version__, heap
-from audio.api import health, models, speech, transcriptions
+from audio.api import health, models, openapi, speech, transcriptions
 from audio.api.errors import install_error_handlers
 from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
 from audio.keys import ApiKeys
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
     app = FastAPI(title="speech-pipeline", version=__version__, lifespan=lifespan)
     app.state.draining = threading.Event()  # set by `serve` on SIGTERM
     install_error_handlers(app)
+    openapi.install(app)
     for prefix in API_PREFIXES:
         app.include_router(transcriptions.router, prefix=prefix)
         app.include_router(models.router, prefix=prefix)

@@ -5,6 +5,7 @@ anything else, which would be a 500."""
 from __future__ import annotations
 
 import io
+import os
 import re
 
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,7 @@ from audio.errors import InvalidRequest
 from voices.arabic_numbers import arabic_number_words
 from voices.text import normalise, shorten_first, split_sentences
 
-BOUNDED = settings(max_examples=150, deadline=None,
+BOUNDED = settings(max_examples=int(os.environ.get("SPEECH_FUZZ_EXAMPLES", "150")), deadline=None,
                    suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 WAV_HEADER = (
     b"RIFF\x24\x08\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00\x00"

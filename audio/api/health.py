@@ -18,7 +18,16 @@ async def health() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+_STATUS = {"application/json": {"schema": {"type": "object", "required": ["status"]}}}
+
+
+@router.get(
+    "/ready",
+    responses={
+        200: {"description": "Serving", "content": _STATUS},
+        503: {"description": "Draining, or the default model is not installed", "content": _STATUS},
+    },
+)
 async def ready(request: Request, stt: SttDep) -> JSONResponse:
     default = stt.settings.stt.default_model
     if request.app.state.draining.is_set():
@@ -28,7 +37,16 @@ async def ready(request: Request, stt: SttDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if installed else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def metrics(request: Request) -> Response:
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from audio.api.deps import API_DEPENDENCIES, SttDep, TtsDep
+from audio.api.openapi import API_ERRORS, error_responses
 from audio.tts_service import TtsService
 from transcriber.registry import ModelRegistry
 
@@ -59,7 +60,7 @@ def tts_card(tts: TtsService, model_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/models")
+@router.get("/models", responses=error_responses(*API_ERRORS))
 async def list_models(stt: SttDep, tts: TtsDep) -> dict[str, Any]:
     fallback = stt.settings.stt.fallback_model
     data = [model_card(stt.registry, m, fallback) for m in stt.registry.known_ids()]
@@ -67,7 +68,7 @@ async def list_models(stt: SttDep, tts: TtsDep) -> dict[str, Any]:
     return {"object": "list", "data": data}
 
 
-@router.get("/models/{model_id:path}")
+@router.get("/models/{model_id:path}", responses=error_responses(*API_ERRORS, 404))
 async def retrieve_model(model_id: str, stt: SttDep, tts: TtsDep) -> dict[str, Any]:
     if model_id in tts.catalog.models:
         return tts_card(tts, model_id)

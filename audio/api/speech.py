@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from audio.api.deps import API_DEPENDENCIES, SettingsDep, TtsDep, request_id, spend
+from audio.api.openapi import API_ERRORS, error_responses, speech_responses
 from audio.api.sse import event_stream, primed, speech_events
 from audio.encode import (
     DEFAULT_SPEECH_SAMPLE_RATE,
@@ -72,7 +73,12 @@ def _job(body: SpeechBody, tts: TtsService, max_chars: int) -> SpeechJob:
     return SpeechJob(body.input, voice, SpeechOptions(speed=body.speed), body.response_format, rate)
 
 
-@router.post("/audio/speech", summary="Generate speech from text")
+@router.post(
+    "/audio/speech",
+    summary="Generate speech from text",
+    response_class=Response,
+    responses={**speech_responses(), **error_responses(*API_ERRORS, 404)},
+)
 async def speech(
     request: Request, body: SpeechBody, settings: SettingsDep, tts: TtsDep
 ) -> Response:
@@ -89,7 +95,7 @@ async def speech(
     return StreamingResponse(chunks, media_type=media_type, headers=headers)
 
 
-@router.get("/audio/voices", summary="List the TTS voices")
+@router.get("/audio/voices", summary="List the TTS voices", responses=error_responses(*API_ERRORS))
 async def voices(request: Request, tts: TtsDep) -> dict[str, Any]:
     data = []
     for voice in tts.catalog.voices:

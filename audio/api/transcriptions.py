@@ -25,6 +25,7 @@ from audio.settings import Settings
 from audio.stt_service import SttService
 from transcriber.types import Task
 
+from .openapi import API_ERRORS, error_responses, transcription_openapi
 from .schemas import TranscriptionRequest, parse_transcription_form
 from .sse import event_stream, primed, transcript_events
 
@@ -94,7 +95,16 @@ async def _handle(request: Request, task: Task, settings: Settings, stt: SttServ
     return Response(rendered.text, media_type=rendered.media_type, headers=headers)
 
 
-@router.post("/audio/transcriptions", summary="Transcribe audio into the input language")
+_FORM = transcription_openapi()
+_ERRORS = error_responses(*API_ERRORS, 404, 499)
+
+
+@router.post(
+    "/audio/transcriptions",
+    summary="Transcribe audio into the input language",
+    openapi_extra=_FORM,
+    responses=_ERRORS,
+)
 async def transcriptions(
     request: Request,
     settings: SettingsDep,
@@ -103,7 +113,12 @@ async def transcriptions(
     return await _handle(request, "transcribe", settings, stt)
 
 
-@router.post("/audio/translations", summary="Translate audio into English")
+@router.post(
+    "/audio/translations",
+    summary="Translate audio into English",
+    openapi_extra=_FORM,
+    responses=_ERRORS,
+)
 async def translations(
     request: Request,
     settings: SettingsDep,
