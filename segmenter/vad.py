@@ -21,6 +21,7 @@ from segmenter.source import SampleSource
 BLOCK_FRAMES = 2048
 """Frames per ONNX call (about 65 s of audio)."""
 STATE_SHAPE = (1, 1, 128)
+_F32 = npt.NDArray[np.float32]
 
 
 def default_model_path() -> Path:
@@ -91,7 +92,47 @@ class SileroVad:
             rows = block.reshape(-1, FRAME_SAMPLES)
             context = np.concatenate([previous[None, :], rows[:-1, -CONTEXT_SAMPLES:]])
             batch = np.concatenate([context, rows], axis=1)
-            with self._lock:
-                probs, h, c = self._session.run(None, {"input": batch, "h": h, "c": c})
-            yield np.asarray(probs, np.float32).reshape(-1)
+            probs, h, c = self._run(batch, h, c)
+            yield probs
             previous = rows[-1, -CONTEXT_SAMPLES:]
+
+    def stream(self) -> VadStream:
+        """A live stream's VAD: probabilities of frames as their samples arrive."""
+        return VadStream(self)
+
+    def _run(self, batch: _F32, h: _F32, c: _F32) -> tuple[_F32, _F32, _F32]:
+        """(probabilities, h, c) of one batch of frames with their context."""
+        with self._lock:
+            probs, h, c = self._session.run(None, {"input": batch, "h": h, "c": c})
+        return np.asarray(probs, np.float32).reshape(-1), h, c
+
+
+class VadStream:
+    """Silero over audio that arrives in pieces of any length (a realtime session): the
+    recurrent state and the last frame's context carry from one push to the next."""
+
+    def __init__(self, vad: SileroVad) -> None:
+        self._vad = vad
+        self._h = np.zeros(STATE_SHAPE, np.float32)
+        self._c = np.zeros(STATE_SHAPE, np.float32)
+        self._previous = np.zeros(CONTEXT_SAMPLES, np.float32)
+        self._rest = np.zeros(0, np.float32)
+        self.frames = 0
+        """Frames scored so far (frame i covers samples [i, i + 1) * FRAME_SAMPLES)."""
+
+    def push(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Speech probabilities of the whole frames completed by `samples` (float32 at
+        16 kHz); the samples of an unfinished frame wait for the next push."""
+        audio = np.concatenate([self._rest, samples.astype(np.float32, copy=False)])
+        whole = audio.shape[0] // FRAME_SAMPLES
+        self._rest = audio[whole * FRAME_SAMPLES :].copy()
+        if whole == 0:
+            return np.zeros(0, np.float32)
+        rows = audio[: whole * FRAME_SAMPLES].reshape(whole, FRAME_SAMPLES)
+        context = np.concatenate([self._previous[None, :], rows[:-1, -CONTEXT_SAMPLES:]])
+        probs, self._h, self._c = self._vad._run(
+            np.concatenate([context, rows], axis=1), self._h, self._c
+        )
+        self._previous = rows[-1, -CONTEXT_SAMPLES:].copy()
+        self.frames += whole
+        return probs

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, replace
 
@@ -26,8 +26,15 @@ from segmenter.windows import Window, first_window, segment, windows_after
 from transcriber.batcher import Batcher, Between
 from transcriber.errors import Cancelled
 from transcriber.timeline import clean_segments
-from transcriber.types import Segment, SttOptions, TranscriptStream, Word
-from transcriber.whisper import Encoded, Features, WhisperModel, WindowText
+from transcriber.types import Samples, Segment, SttOptions, TranscriptStream, Word
+from transcriber.whisper import (
+    FRAMES_PER_SECOND,
+    WINDOW_FRAMES,
+    Encoded,
+    Features,
+    WhisperModel,
+    WindowText,
+)
 
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
@@ -46,7 +53,7 @@ TailPlan = Iterator[list[Window] | None]
 @dataclass(frozen=True)
 class _WindowInput:
     features: Features
-    """Log-mel features padded to 30 s."""
+    """Log-mel features (padded to 30 s, or to an utterance's frames)."""
     duration: float
     """Audio seconds in the window."""
 
@@ -61,6 +68,28 @@ class _BatchKey:
     """The language asked for; None detects it per window."""
     align: bool
     """Whether word alignment runs (segment or word times are needed)."""
+    frames: int = WINDOW_FRAMES
+    """Feature frames of every window in the batch (fewer for an utterance)."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """The text of one short utterance (a realtime turn)."""
+
+    text: str
+    """Its text ("" when Whisper judged it silence)."""
+    language: str
+    """The language asked for, or the one detected."""
+
+
+UTTERANCE_FRAME_STEP = 200
+"""Utterances are encoded at a length rounded up to this many frames (2 s), so turns of
+about the same length share a batch."""
+UTTERANCE_MIN_FRAMES = 1000
+"""An utterance is encoded in at least 10 s, and in twice its length: with less trailing
+silence Whisper base loops on short turns ("And so my fellow Americans. And so my...")."""
+REPETITION_RATIO = 2.4
+"""Whisper's rule: text that gzip compresses more than this is a repetition loop."""
 
 
 class ChunkedEngine:
@@ -120,6 +149,41 @@ class ChunkedEngine:
         return self.model.decode_windows(encoded, languages, key.options, durations, key.align)
 
     # -- the request side (a pool worker) ---------------------------------------
+    def submit_utterance(
+        self, audio: Samples, options: SttOptions, frames: int | None = None
+    ) -> tuple[Future[WindowText], Callable[[], None]]:
+        """Queue one utterance of at most 30 s (float32 at 16 kHz) as a one-window request,
+        so it goes ahead of long files: (its future, a function that drops it if it is
+        still queued and forgets the request). Encoded in `frames` feature frames (by
+        default twice its length, at least 10 s; a 30-s window costs three times more)."""
+        seconds = audio.shape[0] / SAMPLE_RATE
+        if frames is None:
+            needed = max(UTTERANCE_MIN_FRAMES, 2 * int(seconds * FRAMES_PER_SECOND))
+            frames = -(-needed // UTTERANCE_FRAME_STEP) * UTTERANCE_FRAME_STEP
+        frames = min(WINDOW_FRAMES, frames)
+        key = _BatchKey(
+            replace(options, vad=None, algorithm="chunked", word_timestamps=False,
+                    segment_timestamps=False),
+            options.language, align=False, frames=frames,
+        )  # fmt: skip
+        rid = self.batcher.open(key, 1)
+        future = self.batcher.submit(rid, _WindowInput(self.model.features(audio, frames), seconds))
+        future.add_done_callback(lambda _f: self.batcher.close_request(rid))
+        return future, lambda: self.batcher.close_request(rid)
+
+    @staticmethod
+    def looped(result: WindowText) -> bool:
+        """Whether a decode fell into a repetition loop (worth one more at 30 s)."""
+        return result.compression_ratio > REPETITION_RATIO
+
+    @staticmethod
+    def utterance_text(result: WindowText) -> Utterance:
+        """The utterance's text, empty when Whisper's silence rule says it is silence."""
+        silent = result.no_speech_prob > NO_SPEECH_THRESHOLD
+        if silent and result.avg_logprob < LOG_PROB_THRESHOLD:
+            return Utterance("", result.language)
+        return Utterance(result.text.strip(), result.language)
+
     def stream(
         self, audio: SampleSource, options: SttOptions, cancel: threading.Event | None = None,
         incremental: bool = False,

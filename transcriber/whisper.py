@@ -21,7 +21,11 @@ from transcriber.types import Samples, Segment, SttOptions, Task, Word
 Encoded = Any
 """Encoder output (ctranslate2.StorageView): CTranslate2 has no type stubs."""
 Features = npt.NDArray[np.float32]
-"""Log-mel features of one window, padded to 30 s (n_mels x 3000)."""
+"""Log-mel features of one window (n_mels x frames; WINDOW_FRAMES unless cut shorter)."""
+FRAMES_PER_SECOND = 100
+"""Log-mel frames per second of audio (10-ms hop)."""
+WINDOW_FRAMES = 30 * FRAMES_PER_SECOND
+"""Frames of a full 30-s window, Whisper's context."""
 
 PUNCTUATION_BEFORE = "\"'“¿([{-"
 PUNCTUATION_AFTER = "\"'.。,，!！?？:：”)]}、"
@@ -129,14 +133,17 @@ class WhisperModel:
         return str(info.language), (_segment(seg) for seg in raw)
 
     # -- chunked: the steps of one batch --------------------------------------
-    def features(self, audio: Samples) -> Features:
+    def features(self, audio: Samples, frames: int = WINDOW_FRAMES) -> Features:
+        """Log-mel features padded (or cut) to `frames` frames: a 30-s window by default;
+        fewer for a short utterance, whose encoding then costs about its length (the
+        encoder takes any length up to 30 s)."""
         from faster_whisper.audio import pad_or_trim
 
         mel = self._model.feature_extractor(audio)[..., :-1]
-        return np.asarray(pad_or_trim(mel), dtype=np.float32)
+        return np.asarray(pad_or_trim(mel, frames), dtype=np.float32)
 
     def encode(self, features: npt.NDArray[np.float32], solo: bool = False) -> Encoded:
-        """Encoder output of a batch of windows (batch x n_mels x 3000); `solo` runs it on
+        """Encoder output of a batch of windows (batch x n_mels x frames); `solo` runs it on
         the all-core replica."""
         if solo and self._solo is not None:
             from faster_whisper.transcribe import get_ctranslate2_storage
