@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from audio import __version__, heap
-from audio.api import health, models, openapi, speech, transcriptions
+from audio.api import health, models, openapi, realtime, speech, transcriptions
 from audio.api.errors import install_error_handlers
 from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
 from audio.keys import ApiKeys
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
         services = Services.build(settings, loader)
         app.state.keys = ApiKeys(settings.api_keys, settings.api_keys_file)
         app.state.limiter = rate_limiter(settings)
+        app.state.realtime = realtime.RealtimeHub(settings.realtime.max_sessions)
         _reload_keys_on_sighup(app.state.keys)
         if settings.warmup:
             await asyncio.to_thread(services.warm)
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
         app.include_router(transcriptions.router, prefix=prefix)
         app.include_router(models.router, prefix=prefix)
         app.include_router(speech.router, prefix=prefix)
+        app.include_router(realtime.router, prefix=prefix)
     app.include_router(health.router)
 
     app.add_middleware(MetricsMiddleware)

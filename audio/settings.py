@@ -31,7 +31,12 @@ DEFAULT_MODEL_SOURCES: dict[str, str] = {
     "whisper-large-v3-turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
     "distil-whisper-large-v3-en": "Systran/faster-distil-whisper-large-v3",
 }
-DEFAULT_MODEL_ALIASES: dict[str, str] = {"whisper-1": "whisper-large-v3"}
+DEFAULT_MODEL_ALIASES: dict[str, str] = {
+    "whisper-1": "whisper-large-v3",
+    "gpt-4o-transcribe": "whisper-large-v3",
+    "gpt-4o-mini-transcribe": "whisper-large-v3",
+}
+"""OpenAI's ids, served by the best Whisper (LiveKit and Pipecat send these by default)."""
 MAX_AUTO_DECODERS = 4
 """`decoders = 0` on CPU: one per core up to this many (each holds ~100 MB at work)."""
 
@@ -139,6 +144,30 @@ class WorkerSettings(BaseModel):
     queue_size: int = Field(default=16, ge=0)
     """Requests that may wait for a worker; beyond it: 503 + retry-after."""
     retry_after_seconds: int = Field(default=1, ge=0)
+
+
+class RealtimeSettings(BaseModel):
+    """Realtime transcription sessions (`/v1/realtime`)."""
+
+    max_sessions: int = Field(default=32, ge=1)
+    """Open sessions at most; one more is refused (503, retry later)."""
+    max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """Largest client frame taken; a larger one is refused with an `error` event."""
+    idle_timeout_seconds: float = Field(default=120.0, gt=0)
+    """A session that sends nothing this long is closed (1000, after an `error` event)."""
+    max_buffer_seconds: float = Field(default=120.0, gt=0)
+    """Uncommitted audio kept per session; older audio is dropped with an `error` event."""
+    max_ahead_seconds: float = Field(default=30.0, gt=0)
+    """How far ahead of real time a client may send audio."""
+    delta_interval_ms: int = Field(default=300, ge=50)
+    """How often a turn being spoken is re-decoded for `delta` events."""
+    max_pending_turns: int = Field(default=4, ge=1)
+    """Committed turns per session waiting for text."""
+    outbox_events: int = Field(default=1024, ge=16)
+    """Server events queued for a client that does not read; beyond, its session ends and
+    the connection is dropped."""
+    beam_size: int = Field(default=5, ge=1, le=20)
+    """Beam width of a committed turn's decode (interim decodes are greedy)."""
 
 
 class UrlSettings(BaseModel):
@@ -253,6 +282,7 @@ class Settings(BaseSettings):
     url: UrlSettings = Field(default_factory=UrlSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -13,11 +13,14 @@ from collections.abc import AsyncIterator, Iterator
 from typing import BinaryIO
 
 from audio.decode import decode_audio, decode_int16
+from audio.errors import Overloaded
 from audio.settings import Settings
 from audio.workers import InferencePool
+from common.pcm import SAMPLE_RATE, Float32Pcm
+from segmenter.constants import MAX_WINDOW_SECONDS
 from segmenter.source import SampleSource
 from segmenter.vad import SileroVad, VadOptions
-from transcriber.chunked import ChunkedEngine
+from transcriber.chunked import ChunkedEngine, Utterance
 from transcriber.registry import ModelRegistry, Resolved
 from transcriber.sequential import SequentialEngine
 from transcriber.types import (
@@ -28,7 +31,7 @@ from transcriber.types import (
     Transcript,
     TranscriptStream,
 )
-from transcriber.whisper import WhisperModel
+from transcriber.whisper import WINDOW_FRAMES, WhisperModel, WindowText
 
 
 class SttService:
@@ -155,6 +158,45 @@ class SttService:
             cancel.set()
             raise
 
+    def busy(self) -> bool:
+        """Whether any decoder has windows waiting."""
+        return any(engine.batcher.pending() > 0 for engine in self.engines().values())
+
+    async def transcribe_turn(
+        self, audio: Float32Pcm, resolved: Resolved, language: str | None,
+        prompt: str | None, beam_size: int,
+    ) -> Utterance:  # fmt: skip
+        """One realtime turn (16-kHz float32): queued in the model's batcher as a short
+        request, so it goes ahead of long files; longer than a window: decoded as a file.
+        Overloaded when the batcher dropped it."""
+        options = SttOptions(
+            language=language, prompt=prompt, beam_size=beam_size, vad_filter=False,
+            segment_timestamps=False, algorithm="chunked",
+        )  # fmt: skip
+        engine = await asyncio.to_thread(self.chunked_engine, resolved.served)
+        seconds = audio.shape[0] / SAMPLE_RATE
+        if seconds > MAX_WINDOW_SECONDS:
+            transcript = await asyncio.to_thread(lambda: engine.stream(audio, options).collect())
+            self._count(seconds)
+            return Utterance(transcript.text.strip(), transcript.language)
+        result = await self._utterance(engine, audio, options, None)
+        if engine.looped(result):
+            result = await self._utterance(engine, audio, options, WINDOW_FRAMES)
+        self._count(seconds)
+        return engine.utterance_text(result)
+
+    async def _utterance(
+        self, engine: ChunkedEngine, audio: Float32Pcm, options: SttOptions, frames: int | None
+    ) -> WindowText:
+        future, drop = await asyncio.to_thread(engine.submit_utterance, audio, options, frames)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            drop()
+            if future.cancelled() and not _current_task_cancelling():
+                raise Overloaded(self.settings.workers.retry_after_seconds) from None
+            raise
+
     def close(self) -> None:
         with self._lock:
             engines = [engine for _model, engine in self._chunked.values()]
@@ -162,3 +204,8 @@ class SttService:
         for engine in engines:
             engine.close()
         self.registry.close()
+
+
+def _current_task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

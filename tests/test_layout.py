@@ -11,7 +11,7 @@ import pytest
 
 from .helpers import ROOT
 
-ROOMS = ("common", "segmenter", "transcriber", "voices")
+ROOMS = ("common", "realtime", "segmenter", "transcriber", "voices")
 """Framework-free packages: they never import the web framework or the service shell."""
 FORBIDDEN = ("fastapi", "starlette", "sse_starlette", "uvicorn", "audio")
 BUILT_ONCE = {"SttService", "TtsService", "InferencePool", "ModelRegistry", "VoiceEngines"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from audio.errors import AuthenticationError
 from audio.keys import ApiKeys
@@ -34,7 +35,7 @@ def request_id(request: Request) -> str:
     return rid
 
 
-def _bearer(request: Request) -> str | None:
+def _bearer(request: HTTPConnection) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
 
@@ -49,13 +50,13 @@ def check_api_key(request: Request) -> None:
         raise AuthenticationError("Invalid API Key")
 
 
-def rate_limit_headers(request: Request) -> dict[str, str]:
+def rate_limit_headers(request: HTTPConnection) -> dict[str, str]:
     """The x-ratelimit-* headers of this request, added to its response by the middleware."""
     headers: dict[str, str] = request.scope["state"].setdefault("ratelimit", {})
     return headers
 
 
-def client(request: Request) -> str:
+def client(request: HTTPConnection) -> str:
     """Whom a request counts against: its key when keys are set, else its address
     (worked out once per request; every budget it spends reuses it)."""
     state = request.scope["state"]
