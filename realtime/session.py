@@ -365,10 +365,13 @@ class RealtimeSession:
             words = _words(result.text)
             stable = _agreed(words, turn.hypothesis)
             turn.hypothesis = words
-            if stable > len(turn.sent) and _agreed(words, turn.sent) == len(turn.sent):
+            if stable > len(turn.sent):
+                # Two decodes in a row agree up to `stable`: what lies past the words
+                # already sent goes out (an earlier word that changed since is not taken
+                # back; the completed transcript is the final decode's).
                 text = " ".join(words[len(turn.sent) : stable])
                 self._delta(turn.item_id, (" " if turn.sent else "") + text)
-                turn.sent = words[:stable]
+                turn.sent = turn.sent + words[len(turn.sent) : stable]
 
     def _delta(self, item_id: str, text: str) -> None:
         self._send({

@@ -96,15 +96,19 @@ def test_openai_sdk_realtime_client(server: str, shared_samples: Path) -> None:
                     await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
 
             sender = asyncio.create_task(send())
-            async for event in conn:
+            while not (
+                sender.done() and kinds.count("input_audio_buffer.committed") == len(finals)
+            ):
+                try:
+                    event = await asyncio.wait_for(conn.recv(), timeout=0.5)
+                except TimeoutError:
+                    continue
                 kinds.append(event.type)
                 if event.type == "conversation.item.input_audio_transcription.delta":
                     deltas.append(event.delta or "")
                 elif event.type == "conversation.item.input_audio_transcription.completed":
                     finals.append(event.transcript)
                     assert event.usage.type == "duration"
-                if sender.done() and kinds.count("input_audio_buffer.committed") == len(finals):
-                    break
             await sender
         return finals, deltas, kinds
 
