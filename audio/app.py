@@ -12,14 +12,15 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from audio import __version__, heap
-from audio.api import health, models, openapi, realtime, speech, transcriptions
+from audio.api import batches, health, models, openapi, realtime, speech, transcriptions
 from audio.api.errors import install_error_handlers
 from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
 from audio.keys import ApiKeys
 from audio.metrics import Metrics
-from audio.services import Services, rate_limiter
+from audio.services import Services, batch_jobs, rate_limiter
 from audio.settings import Settings
 from audio.stt_service import SttService
+from jobs.store import JobStore
 from transcriber.registry import Loader, ModelRegistry
 from transcriber.whisper import WhisperModel
 
@@ -42,10 +43,11 @@ def _announce(settings: Settings, registry: ModelRegistry) -> None:
         log.info("model %-28s %s", model_id, note)
 
 
-async def _reap(stt: SttService) -> None:
+async def _reap(stt: SttService, jobs: JobStore) -> None:
     while True:
         await asyncio.sleep(REAPER_INTERVAL_SECONDS)
         await asyncio.to_thread(stt.prune)
+        await asyncio.to_thread(jobs.prune)
         await asyncio.to_thread(heap.trim)
 
 
@@ -76,11 +78,15 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
         app.state.tts = services.tts
         app.state.metrics = Metrics(services)
         _announce(settings, services.stt.registry)
-        reaper = asyncio.create_task(_reap(services.stt))
+        app.state.jobs, app.state.batch_runner = batch_jobs(settings, services.stt)
+        app.state.batch_runner.start()
+        reaper = asyncio.create_task(_reap(services.stt, app.state.jobs))
         try:
             yield
         finally:
             reaper.cancel()
+            await asyncio.to_thread(app.state.batch_runner.stop)
+            app.state.jobs.close()
             await asyncio.to_thread(services.close)
 
     app = FastAPI(title="speech-pipeline", version=__version__, lifespan=lifespan)
@@ -92,12 +98,14 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
         app.include_router(models.router, prefix=prefix)
         app.include_router(speech.router, prefix=prefix)
         app.include_router(realtime.router, prefix=prefix)
+        app.include_router(batches.router, prefix=prefix)
     app.include_router(health.router)
 
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.limits.max_upload_bytes,
+        larger_bodies={"/files": settings.batch.max_file_bytes},
         draining=app.state.draining,
     )
     return app

@@ -192,9 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     _list_or_pull(sub, "voices", "list TTS voices or pull a Piper voice", _voices)
 
+    from audio import batch_cli
+
+    batch_cli.add_parser(sub)
+
     bench = sub.add_parser("bench", help="measure against control runs; append to BENCHMARKS.md")
     bench.add_argument(
-        "what", nargs="?", choices=["stt", "tts", "sse", "latency", "load"], default="stt"
+        "what",
+        nargs="?",
+        choices=["stt", "tts", "sse", "latency", "realtime", "batch", "load"],
+        default="stt",
     )
     bench.add_argument(
         "--output", help="Markdown file to append to (load: to write; default RELIABILITY.md)"

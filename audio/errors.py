@@ -7,6 +7,7 @@ them into the `{"error": {...}}` envelope. The rooms raise their own errors;
 
 from __future__ import annotations
 
+from jobs.errors import JobError, NotFound, TooLarge
 from transcriber.errors import Cancelled, ModelLoadFailed, ModelNotInstalled, UnknownModel
 
 
@@ -65,6 +66,22 @@ class ModelNotFound(ServiceError):
             f"The model `{shown}` does not exist or you do not have access to it.",
             param="model",
         )
+
+
+class NotFoundError(ServiceError):
+    """404: no such file or batch."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "not_found"
+
+
+class OverLimit(ServiceError):
+    """413: a stored file or a batch over its size or count limit."""
+
+    status_code = 413
+    error_type = "invalid_request_error"
+    code = "request_too_large"
 
 
 class RequestTooLarge(ServiceError):
@@ -170,4 +187,7 @@ def as_service_error(exc: BaseException) -> ServiceError | None:
         )
     if isinstance(exc, Cancelled):
         return ClientDisconnected()
+    if isinstance(exc, JobError):
+        kind = {NotFound: NotFoundError, TooLarge: OverLimit}.get(type(exc), InvalidRequest)
+        return kind(exc.message, param=exc.param, code=exc.code)
     return None

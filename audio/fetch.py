@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import httpx
 
 from audio.errors import InvalidRequest, RequestTooLarge
+from audio.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -45,6 +46,15 @@ class FetchPolicy:
     def build(cls, max_bytes: int, allow: Sequence[str], **kwargs: float) -> FetchPolicy:
         nets = tuple(ipaddress.ip_network(n, strict=False) for n in allow)
         return cls(max_bytes=max_bytes, allow_networks=nets, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FetchPolicy:
+        """The policy of `url` inputs (the upload limit, the operator's networks)."""
+        return cls.build(
+            settings.limits.max_upload_bytes, settings.url.allow_networks,
+            connect_timeout=settings.url.connect_timeout,
+            read_timeout=settings.url.read_timeout, max_redirects=settings.url.max_redirects,
+        )  # fmt: skip
 
 
 def _bad_url(reason: str) -> InvalidRequest:

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from audio.batch_service import BatchLines
 from audio.encode import resample
 from audio.ratelimit import Quotas, RateLimiter
 from audio.settings import Budgets, Settings, TtsSettings
@@ -18,6 +19,8 @@ from audio.stt_service import SttService
 from audio.tts_service import TtsService
 from audio.workers import InferencePool
 from common.pcm import SAMPLE_RATE
+from jobs.runner import BatchRunner
+from jobs.store import JobStore
 from segmenter.vad import SileroVad
 from transcriber.errors import TranscriberError
 from transcriber.registry import Loader, ModelRegistry
@@ -60,6 +63,27 @@ def stt_registry(settings: Settings, loader: Loader = WhisperModel.load) -> Mode
 def voice_engines(settings: TtsSettings) -> VoiceEngines:
     """The TTS engines of these settings (nothing is loaded yet)."""
     return VoiceEngines(settings.engine_config())
+
+
+def batch_store(settings: Settings) -> JobStore:
+    """The job store: SQLite and the stored files under the batch data directory."""
+    data = settings.batch.data_dir
+    return JobStore(data / "jobs.sqlite3", data / "files", settings.batch.retention_seconds)
+
+
+def batch_jobs(settings: Settings, stt: SttService) -> tuple[JobStore, BatchRunner]:
+    """The job store and the runner (not started): lines decoded in this process, or on
+    the Ray cluster at `SPEECH_BATCH__RAY_ADDRESS` (one actor per CPU it offers, unless
+    `SPEECH_BATCH__WORKERS` says otherwise)."""
+    store = batch_store(settings)
+    if settings.batch.ray_address:
+        from audio.ray_batch import ActorPool, RayLines, connect
+
+        cpus = connect(settings.batch.ray_address)
+        actors = settings.batch.workers if "workers" in settings.batch.model_fields_set else cpus
+        pool = ActorPool(settings, actors)
+        return store, BatchRunner(store, RayLines(pool), actors)
+    return store, BatchRunner(store, BatchLines(settings, stt, store), settings.batch.workers)
 
 
 @dataclass(frozen=True)

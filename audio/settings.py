@@ -170,6 +170,25 @@ class RealtimeSettings(BaseModel):
     """Beam width of a committed turn's decode (interim decodes are greedy)."""
 
 
+class BatchSettings(BaseModel):
+    """The Files and Batches APIs."""
+
+    data_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "batch")
+    """Stored files (uploads, results) and the job database (`jobs.sqlite3`) live here."""
+    max_file_bytes: int = Field(default=200_000_000, gt=0)
+    """Largest upload to `/files` (413 above)."""
+    retention_seconds: int = Field(default=30 * 24 * 3600, ge=0)
+    """Files are deleted this long after upload (0: kept)."""
+    workers: int = Field(default=1, ge=1)
+    """Lines decoded at once by the in-server runner (each is one request in the batcher,
+    behind interactive ones)."""
+    allowed_roots: list[Path] = Field(default_factory=list)
+    """Directories a line may name with `file://` (none by default)."""
+    ray_address: str | None = None
+    """Run batch lines on the Ray cluster at this address (`auto`, `host:port`,
+    `ray://host:10001`); unset: inside the server."""
+
+
 class UrlSettings(BaseModel):
     allow_networks: list[str] = Field(default_factory=list)
     """CIDRs exempt from the private-address ban (tests allow 127.0.0.1/32)."""
@@ -283,6 +302,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = Field(default_factory=TtsSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod

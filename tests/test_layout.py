@@ -11,10 +11,18 @@ import pytest
 
 from .helpers import ROOT
 
-ROOMS = ("common", "realtime", "segmenter", "transcriber", "voices")
+ROOMS = ("common", "jobs", "realtime", "segmenter", "transcriber", "voices")
 """Framework-free packages: they never import the web framework or the service shell."""
 FORBIDDEN = ("fastapi", "starlette", "sse_starlette", "uvicorn", "audio")
-BUILT_ONCE = {"SttService", "TtsService", "InferencePool", "ModelRegistry", "VoiceEngines"}
+BUILT_ONCE = {
+    "SttService",
+    "TtsService",
+    "InferencePool",
+    "ModelRegistry",
+    "VoiceEngines",
+    "JobStore",
+    "BatchRunner",
+}
 """Constructed only in audio/services.py (tests aside)."""
 
 

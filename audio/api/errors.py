@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from audio.errors import ServiceError, as_service_error
+from jobs.errors import JobError
 from transcriber.errors import TranscriberError
 
 log = logging.getLogger(__name__)
@@ -70,5 +71,6 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(TranscriberError, _service_error)
+    app.add_exception_handler(JobError, _service_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -33,10 +33,14 @@ def new_request_id() -> str:
 class RequestContextMiddleware:
     """Gives every request an id (`x-request-id`), caps the body, never leaks a trace."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, draining: threading.Event) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, draining: threading.Event,
+        larger_bodies: dict[str, int] | None = None,
+    ) -> None:  # fmt: skip
         self.app = app
         self.max_file_bytes = max_body_bytes
-        self.max_body_bytes = max_body_bytes + FORM_OVERHEAD_BYTES
+        self.larger_bodies = larger_bodies or {}
+        """Path suffix -> its own body limit (the Files API takes bigger uploads)."""
         self.draining = draining
         """Set on SIGTERM: new requests get 503 (health and metrics still answer)."""
 
@@ -64,10 +68,15 @@ class RequestContextMiddleware:
             response.headers["connection"] = "close"
             await response(scope, receive, send_with_id)
             return
+        file_limit = next(
+            (limit for suffix, limit in self.larger_bodies.items()
+             if scope["path"].endswith(suffix)), self.max_file_bytes,
+        )  # fmt: skip
+        body_limit = file_limit + FORM_OVERHEAD_BYTES
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
+        if declared is not None and declared > body_limit:
             # Answer from the header alone; the body is never read.
-            response = service_error_response(RequestTooLarge(self.max_file_bytes))
+            response = service_error_response(RequestTooLarge(file_limit))
             await response(scope, receive, send_with_id)
             return
         received = 0
@@ -77,8 +86,8 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise RequestTooLarge(self.max_file_bytes)
+                if received > body_limit:
+                    raise RequestTooLarge(file_limit)
             return message
 
         try:

@@ -38,14 +38,7 @@ _MAX_FORM_FIELDS = 64
 async def _media(req: TranscriptionRequest, settings: Settings) -> BinaryIO:
     limit = settings.limits.max_upload_bytes
     if req.url is not None:
-        policy = FetchPolicy.build(
-            limit,
-            settings.url.allow_networks,
-            connect_timeout=settings.url.connect_timeout,
-            read_timeout=settings.url.read_timeout,
-            max_redirects=settings.url.max_redirects,
-        )
-        return io.BytesIO(await fetch_url(req.url, policy))
+        return io.BytesIO(await fetch_url(req.url, FetchPolicy.from_settings(settings)))
     assert req.file is not None
     if req.file.size is not None and req.file.size > limit:
         raise RequestTooLarge(limit)

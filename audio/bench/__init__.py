@@ -1,4 +1,5 @@
-"""`speech-pipeline bench [stt|tts|sse|latency]`: measurements written to BENCHMARKS.md.
+"""`speech-pipeline bench [stt|tts|sse|latency|realtime|batch|load]`: measurements, written to
+BENCHMARKS.md (load: RELIABILITY.md).
 
 Every figure is reported next to a control run made in the same process on the
 same input (stock faster-whisper for STT, the unshaped engine for TTS).
@@ -26,6 +27,14 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         from audio.bench.latency import run_latency_bench
 
         return run_latency_bench(settings, args)
+    if args.what == "batch":
+        from audio.bench.batch import run_batch_bench
+
+        return run_batch_bench(args)
+    if args.what == "realtime":
+        from audio.bench.realtime import run_realtime_bench
+
+        return run_realtime_bench(args)
     if args.what == "tts":
         from audio.bench.tts import run_tts_bench
 

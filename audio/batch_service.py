@@ -1,0 +1,108 @@
+"""The batch room's seam on the service: each line runs as the synchronous route would.
+
+A line's body holds the route's form fields; its audio is `url` (http/https with the same
+address policy as the route, or a `data:` URL), the id of a file uploaded to `/files`, or
+a `file://` path under `SPEECH_BATCH__ALLOWED_ROOTS`. Lines run on the runner's threads,
+straight into the STT engine, so they wait behind interactive requests in the batcher
+rather than taking request workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import urllib.parse
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from starlette.datastructures import FormData, UploadFile
+
+from audio.api.errors import envelope
+from audio.constants import REQUEST_ID_PREFIX
+from audio.errors import InvalidRequest, ServiceError, as_service_error
+from audio.fetch import FetchPolicy, fetch_url
+from audio.formats import render
+from audio.settings import Settings
+from audio.stt_service import SttService
+from jobs.errors import JobError
+from jobs.store import JobStore, new_id
+from jobs.types import Line, Outcome
+from transcriber.errors import TranscriberError
+from transcriber.types import Task
+
+FILE_ID_PREFIX = "file-"
+
+
+def form_of(body: dict[str, Any]) -> FormData:
+    """A line's body as the form the route parses (lists become repeated fields)."""
+    items: list[tuple[str, str | UploadFile]] = []
+    for key, value in body.items():
+        values = value if isinstance(value, list) else [value]
+        name = f"{key}[]" if isinstance(value, list) and not key.endswith("[]") else key
+        for item in values:
+            text = json.dumps(item) if isinstance(item, dict) else str(item)
+            items.append((name, text.lower() if isinstance(item, bool) else text))
+    return FormData(items)
+
+
+class BatchLines:
+    """A `LineHandler` on the STT service."""
+
+    def __init__(self, settings: Settings, stt: SttService, store: JobStore) -> None:
+        self._settings = settings
+        self._stt = stt
+        self._store = store
+        self._roots = [root.resolve() for root in settings.batch.allowed_roots]
+
+    def handle(self, endpoint: str, line: Line) -> Outcome:
+        request_id = REQUEST_ID_PREFIX + new_id("b")[2:28]
+        task: Task = "translate" if endpoint.endswith("/translations") else "transcribe"
+        try:
+            return Outcome(200, self._run(task, line, request_id), request_id)
+        except (ServiceError, TranscriberError) as exc:
+            error = as_service_error(exc)
+            assert error is not None
+            body = envelope(error.message, error.error_type, error.param, error.code)
+            return Outcome(error.status_code, body, request_id)
+        except JobError as exc:
+            body = envelope(exc.message, "invalid_request_error", exc.param or "url", exc.code)
+            return Outcome(400, body, request_id)
+
+    def _run(self, task: Task, line: Line, request_id: str) -> Any:
+        from audio.api.schemas import parse_transcription_form
+
+        stt, settings = self._stt, self._settings
+        request = parse_transcription_form(form_of(line.body), task, stt.default_vad())
+        if request.url is None:
+            raise InvalidRequest("a batch line gives its audio as `url`", param="url")
+        resolved = stt.resolve(request.model)
+        options = request.options(
+            settings.stt.beam_size, settings.stt.vad_filter, settings.stt.algorithm,
+            stt.default_vad(),
+        )  # fmt: skip
+        with self._media(request.url) as media:
+            transcript = stt.transcribe_now(media, resolved.served, options)
+        rendered = render(transcript, request.response_format, request.granularities, request_id)
+        return rendered.json if rendered.json is not None else rendered.text
+
+    def _media(self, url: str) -> BinaryIO:
+        if url.startswith(FILE_ID_PREFIX):
+            return self._store.path(url).open("rb")
+        if url.startswith("file://"):
+            return self._local(url).open("rb")
+        policy = FetchPolicy.from_settings(self._settings)
+        return io.BytesIO(asyncio.run(fetch_url(url, policy)))
+
+    def _local(self, url: str) -> Path:
+        """A `file://` path, only under an allowed root (symlinks resolved first)."""
+        path = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).resolve()
+        if not any(path.is_relative_to(root) for root in self._roots):
+            raise JobError(
+                "url is not allowed: file:// paths must lie under a directory the operator "
+                "allows (SPEECH_BATCH__ALLOWED_ROOTS)",
+                "url",
+            )
+        if not path.is_file():
+            raise JobError(f"url: no such file {path.name!r} under the allowed roots", "url")
+        return path

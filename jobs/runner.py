@@ -1,0 +1,104 @@
+"""Runs batches: pending lines to the handler, one transaction per result, then the
+output and error files. A restart resumes every batch the store says is unfinished."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from jobs.store import JobStore
+from jobs.types import Batch, BatchStatus, Line, LineHandler, Outcome
+
+log = logging.getLogger(__name__)
+
+
+class BatchRunner:
+    """One thread that walks the active batches, oldest first, `workers` lines at a time."""
+
+    def __init__(
+        self, store: JobStore, handler: LineHandler, workers: int = 1, poll_seconds: float = 0.5
+    ) -> None:
+        self.store = store
+        self.handler = handler
+        self.workers = workers
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="batch-line")
+        self._thread = threading.Thread(target=self._loop, name="batch-runner", daemon=True)
+        self.lines_run = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Look again now (a batch was created or cancelled)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the lines in flight (their results are kept)."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.step()
+            except Exception:
+                log.exception("batch runner: a step failed; retrying")
+                worked = False
+            if not worked:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def step(self) -> bool:
+        """Advance the oldest active batch by one step; False when there is nothing to do."""
+        for batch in self.store.active():
+            if batch.status == "cancelling":
+                self._finish(batch, "cancelled")
+            elif batch.status in ("validating", "in_progress") and time.time() > batch.expires_at:
+                self._finish(batch, "expired")
+            elif batch.status == "validating":
+                self.store.set_status(batch.id, "in_progress")
+            elif batch.status == "finalizing":
+                self._finish(batch, "completed")
+            else:
+                lines = self.store.pending(batch.id, self.workers)
+                if not lines:
+                    self.store.set_status(batch.id, "finalizing")
+                else:
+                    self._run(batch, lines)
+            return True
+        return False
+
+    def _run(self, batch: Batch, lines: list[Line]) -> None:
+        futures = [self._pool.submit(self._one, batch.endpoint, line) for line in lines]
+        for line, future in zip(lines, futures, strict=True):
+            self.store.finish_line(batch.id, line, future.result())
+            self.lines_run += 1
+
+    def _one(self, endpoint: str, line: Line) -> Outcome:
+        try:
+            return self.handler.handle(endpoint, line)
+        except Exception:
+            log.exception("batch line %s failed", line.custom_id)
+            body = {"error": {"message": "Internal server error.", "type": "server_error",
+                              "param": None, "code": None}}  # fmt: skip
+            return Outcome(500, body, "")
+
+    def _finish(self, batch: Batch, status: BatchStatus) -> None:
+        """Write what finished to the output and error files, then end the batch."""
+        ids: dict[str, str | None] = {"output_file_id": None, "error_file_id": None}
+        for ok, column in ((True, "output_file_id"), (False, "error_file_id")):
+            records = [json.dumps(r, ensure_ascii=False) for r in self.store.results(batch.id, ok)]
+            if records:
+                kind = "output" if ok else "error"
+                stored = self.store.add_lines_file("batch_output", f"{batch.id}_{kind}.jsonl",
+                                                   records)  # fmt: skip
+                ids[column] = stored.id
+        self.store.set_status(batch.id, status, **ids)

@@ -1,0 +1,293 @@
+"""The durable job store: embedded SQLite (WAL, full sync) and a directory of files.
+
+A line's result is written with its counters in one transaction, so a crash loses no
+finished line, and a restart finds every unfinished line still pending (none is run
+twice to the output: the output and error files are written from the table once, when
+the batch finalizes).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from jobs.errors import NotFound, TooLarge
+from jobs.types import ACTIVE, Batch, BatchStatus, Counts, Line, Outcome, StoredFile
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY, purpose TEXT NOT NULL, filename TEXT NOT NULL,
+    bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY, endpoint TEXT NOT NULL, input_file_id TEXT NOT NULL,
+    completion_window TEXT NOT NULL, metadata TEXT, status TEXT NOT NULL,
+    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, times TEXT NOT NULL,
+    output_file_id TEXT, error_file_id TEXT, errors TEXT,
+    total INTEGER NOT NULL, completed INTEGER NOT NULL, failed INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lines (
+    batch_id TEXT NOT NULL, idx INTEGER NOT NULL, custom_id TEXT NOT NULL,
+    body TEXT NOT NULL, state TEXT NOT NULL, status_code INTEGER, response TEXT,
+    request_id TEXT, PRIMARY KEY (batch_id, idx)
+);
+CREATE INDEX IF NOT EXISTS pending ON lines (batch_id, state, idx);
+"""
+COPY_CHUNK = 1 << 20
+
+
+def new_id(prefix: str, separator: str = "_") -> str:
+    return f"{prefix}{separator}{secrets.token_hex(12)}"
+
+
+def new_file_id() -> str:
+    """OpenAI's form: `file-` and 24 hex digits."""
+    return new_id("file", "-")
+
+
+class JobStore:
+    """Files and batches on disk; safe to use from several threads."""
+
+    def __init__(self, db_path: Path, files_dir: Path, retention_seconds: int) -> None:
+        files_dir.mkdir(parents=True, exist_ok=True)
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.files_dir = files_dir
+        self.retention_seconds = retention_seconds
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- files ----------------------------------------------------------------------
+    def add_file(self, purpose: str, filename: str, source: BinaryIO, limit: int) -> StoredFile:
+        """Store an upload (at most `limit` bytes, else TooLarge and nothing kept)."""
+        file_id = new_file_id()
+        path = self.files_dir / file_id
+        size = 0
+        with path.open("wb") as out:
+            while chunk := source.read(COPY_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    out.close()
+                    path.unlink(missing_ok=True)
+                    raise TooLarge(f"the file is over the {limit}-byte limit", "file")
+                out.write(chunk)
+        return self._record(file_id, purpose, filename, size)
+
+    def add_lines_file(self, purpose: str, filename: str, lines: Iterable[str]) -> StoredFile:
+        """Store text lines as a JSONL file (results)."""
+        file_id = new_file_id()
+        path = self.files_dir / file_id
+        with path.open("w", encoding="utf-8") as out:
+            for line in lines:
+                out.write(line + "\n")
+        return self._record(file_id, purpose, filename, path.stat().st_size)
+
+    def _record(self, file_id: str, purpose: str, filename: str, size: int) -> StoredFile:
+        now = int(time.time())
+        expires = now + self.retention_seconds if self.retention_seconds else None
+        stored = StoredFile(file_id, purpose, filename, size, now, expires)
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                (file_id, purpose, filename, size, now, expires),
+            )
+        return stored
+
+    def file(self, file_id: str) -> StoredFile:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, purpose, filename, bytes, created_at, expires_at FROM files "
+                "WHERE id = ?", (file_id,),
+            ).fetchone()  # fmt: skip
+        if row is None:
+            raise NotFound(f"No such file object: {file_id}", "file_id")
+        return StoredFile(*row)
+
+    def path(self, file_id: str) -> Path:
+        """Where a stored file's bytes are (NotFound if it is not stored)."""
+        self.file(file_id)
+        return self.files_dir / file_id
+
+    def files(self, purpose: str | None = None, limit: int = 10_000) -> list[StoredFile]:
+        query = "SELECT id, purpose, filename, bytes, created_at, expires_at FROM files"
+        args: tuple[Any, ...] = ()
+        if purpose:
+            query, args = query + " WHERE purpose = ?", (purpose,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created_at DESC, id LIMIT ?",
+                                    (*args, limit)).fetchall()  # fmt: skip
+        return [StoredFile(*row) for row in rows]
+
+    def delete_file(self, file_id: str) -> None:
+        path = self.path(file_id)
+        with self._tx() as db:
+            db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+        path.unlink(missing_ok=True)
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete files past their retention; how many."""
+        now = time.time() if now is None else now
+        with self._lock:
+            expired = [row[0] for row in self._db.execute(
+                "SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+            )]  # fmt: skip
+        for file_id in expired:
+            self.delete_file(file_id)
+        return len(expired)
+
+    def usage(self) -> int:
+        """Bytes stored."""
+        return sum(p.stat().st_size for p in self.files_dir.iterdir() if p.is_file())
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.files_dir).free
+
+    # -- batches --------------------------------------------------------------------
+    def create_batch(
+        self, endpoint: str, input_file_id: str, window_seconds: int, window: str,
+        metadata: dict[str, str] | None, lines: list[Line],
+    ) -> Batch:  # fmt: skip
+        batch_id = new_id("batch")
+        now = int(time.time())
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, 'validating', ?, ?, '{}', NULL, "
+                "NULL, NULL, ?, 0, 0)",
+                (batch_id, endpoint, input_file_id, window, json.dumps(metadata), now,
+                 now + window_seconds, len(lines)),
+            )  # fmt: skip
+            db.executemany(
+                "INSERT INTO lines VALUES (?, ?, ?, ?, 'pending', NULL, NULL, NULL)",
+                [(batch_id, line.index, line.custom_id, json.dumps(line.body)) for line in lines],
+            )
+        return self.batch(batch_id)
+
+    def batch(self, batch_id: str) -> Batch:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No such batch: {batch_id}", "batch_id")
+        return _batch(row)
+
+    def batches(self, limit: int = 10_000) -> list[Batch]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM batches ORDER BY created_at DESC, id LIMIT ?", (limit,)
+            ).fetchall()
+        return [_batch(row) for row in rows]
+
+    def active(self) -> list[Batch]:
+        """Batches with work left, oldest first."""
+        marks = ",".join("?" * len(ACTIVE))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM batches WHERE status IN ({marks}) ORDER BY created_at, id",
+                ACTIVE,
+            ).fetchall()
+        return [_batch(row) for row in rows]
+
+    def set_status(self, batch_id: str, status: BatchStatus, **fields: Any) -> Batch:
+        """Move a batch on, stamping `<status>_at`; `fields` set other columns."""
+        with self._tx() as db:
+            row = db.execute("SELECT times FROM batches WHERE id = ?", (batch_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"No such batch: {batch_id}", "batch_id")
+            times = json.loads(row[0])
+            times.setdefault(f"{status}_at", int(time.time()))
+            columns = {"status": status, "times": json.dumps(times), **fields}
+            if "errors" in columns:
+                columns["errors"] = json.dumps(columns["errors"])
+            assignments = ", ".join(f"{name} = ?" for name in columns)
+            db.execute(f"UPDATE batches SET {assignments} WHERE id = ?",
+                       (*columns.values(), batch_id))  # fmt: skip
+        return self.batch(batch_id)
+
+    def pending(self, batch_id: str, limit: int) -> list[Line]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT idx, custom_id, body FROM lines WHERE batch_id = ? AND state = 'pending' "
+                "ORDER BY idx LIMIT ?", (batch_id, limit),
+            ).fetchall()  # fmt: skip
+        return [Line(idx, custom_id, json.loads(body)) for idx, custom_id, body in rows]
+
+    def finish_line(self, batch_id: str, line: Line, outcome: Outcome) -> bool:
+        """Record one line's outcome with the batch's counts, once (False if it was
+        already finished)."""
+        state = "done" if outcome.ok else "failed"
+        column = "completed" if outcome.ok else "failed"
+        with self._tx() as db:
+            changed = db.execute(
+                "UPDATE lines SET state = ?, status_code = ?, response = ?, request_id = ? "
+                "WHERE batch_id = ? AND idx = ? AND state = 'pending'",
+                (state, outcome.status_code, json.dumps(outcome.body), outcome.request_id,
+                 batch_id, line.index),
+            ).rowcount  # fmt: skip
+            if changed:
+                db.execute(f"UPDATE batches SET {column} = {column} + 1 WHERE id = ?",
+                           (batch_id,))  # fmt: skip
+        return bool(changed)
+
+    def results(self, batch_id: str, ok: bool) -> Iterator[dict[str, Any]]:
+        """The finished lines of one kind, as output-file records, in input order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT custom_id, status_code, response, request_id FROM lines "
+                "WHERE batch_id = ? AND state = ? ORDER BY idx",
+                (batch_id, "done" if ok else "failed"),
+            ).fetchall()
+        for custom_id, status_code, response, request_id in rows:
+            body = json.loads(response)
+            yield {
+                "id": new_id("batch_req"), "custom_id": custom_id,
+                "response": {"status_code": status_code, "request_id": request_id,
+                             "body": body},
+                "error": None if ok else {"code": _code(body), "message": _message(body)},
+            }  # fmt: skip
+
+
+def _code(body: dict[str, Any]) -> str | None:
+    error = body.get("error")
+    return str(error.get("code") or error.get("type")) if isinstance(error, dict) else None
+
+
+def _message(body: dict[str, Any]) -> str | None:
+    error = body.get("error")
+    return str(error.get("message")) if isinstance(error, dict) else None
+
+
+def _batch(row: tuple[Any, ...]) -> Batch:
+    (batch_id, endpoint, input_file_id, window, metadata, status, created_at, expires_at,
+     times, output_file_id, error_file_id, errors, total, completed, failed) = row  # fmt: skip
+    return Batch(
+        id=batch_id, endpoint=endpoint, input_file_id=input_file_id, completion_window=window,
+        status=status, created_at=created_at, expires_at=expires_at,
+        counts=Counts(total, completed, failed),
+        metadata=json.loads(metadata) if metadata else None,
+        times=json.loads(times), output_file_id=output_file_id, error_file_id=error_file_id,
+        errors=json.loads(errors) if errors else None,
+    )  # fmt: skip

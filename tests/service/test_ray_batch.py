@@ -1,0 +1,136 @@
+"""Batches and folders on a real Ray head bound to 127.0.0.1, against the local executor."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from audio.bench.server import free_port
+
+from ..helpers import SAMPLES, run_cli
+
+pytestmark = pytest.mark.slow
+ray = pytest.importorskip("ray", reason="ray (the `ray` extra)")
+
+FILES = 200
+ENDPOINT = "/v1/audio/transcriptions"
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`ray start --head` on loopback, stopped afterwards."""
+    port = free_port()
+    temp = tmp_path_factory.mktemp("ray")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    started = subprocess.run(
+        [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+         f"--temp-dir={temp}"],
+        env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    if started.returncode != 0:
+        pytest.fail(f"ray start failed: {started.stderr[-2000:]}")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """200 generated files: the opening 1.2 to 3 s of the project's clips, in four folders."""
+    import soundfile
+
+    from audio.decode import decode_audio
+
+    root = tmp_path_factory.mktemp("archive")
+    clips = [decode_audio(str(SAMPLES / name)) for name in ("hello_en.wav", "weather_en.mp3")]
+    for index in range(FILES):
+        folder = root / f"box{index // 50}"
+        folder.mkdir(exist_ok=True)
+        seconds = 1.2 + (index % 10) * 0.2
+        audio = clips[index % 2][: int(seconds * 16000)]
+        soundfile.write(folder / f"item{index:03d}.wav", audio, 16000)
+    return root
+
+
+def _texts(path: Path) -> dict[str, str]:
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert all("error" not in r for r in records), records[:3]
+    return {str(r["id"]): str(r["text"]) for r in records}
+
+
+def test_cli_on_ray_matches_the_local_run(ray_head: str, archive: Path, tmp_path: Path) -> None:
+    local, clustered = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    run = run_cli("batch", str(archive), "--out", str(local), timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    run = run_cli("batch", str(archive), "--out", str(clustered), "--ray", ray_head,
+                  timeout=900)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "actors" in run.stderr
+    ours, theirs = _texts(local), _texts(clustered)
+    assert len(ours) == FILES and ours == theirs
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-m", "audio.cli", "serve", "--port", str(port)],
+                               env={**os.environ, **env})  # fmt: skip
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.3)
+
+
+def _batch(base: str, lines: list[str]) -> dict[str, str]:
+    client = httpx.Client(base_url=base, timeout=120)
+    upload = {"file": ("in.jsonl", "\n".join(lines).encode())}
+    source = client.post("/v1/files", data={"purpose": "batch"}, files=upload).json()
+    batch = client.post("/v1/batches", json={"input_file_id": source["id"],
+                                             "endpoint": ENDPOINT}).json()  # fmt: skip
+    deadline = time.monotonic() + 600
+    while (state := client.get(f"/v1/batches/{batch['id']}").json())["status"] != "completed":
+        assert time.monotonic() < deadline and state["status"] not in ("failed", "cancelled")
+        time.sleep(0.5)
+    content = client.get(f"/v1/files/{state['output_file_id']}/content").text
+    records = [json.loads(line) for line in content.splitlines()]
+    return {r["custom_id"]: r["response"]["body"]["text"] for r in records}
+
+
+def test_server_batch_on_ray_matches_the_local_runner(ray_head: str, tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"custom_id": f"r{i}", "method": "POST", "url": ENDPOINT,
+                    "body": {"model": "whisper-1", "url": (SAMPLES / name).as_uri()}})
+        for i, name in enumerate(["hello_en.wav", "weather_en.mp3", "speech_de.mp3"] * 4)
+    ]  # fmt: skip
+    results = []
+    for ray_address in (None, ray_head):
+        env = {
+            "SPEECH_BATCH__DATA_DIR": str(tmp_path / f"data-{bool(ray_address)}"),
+            "SPEECH_BATCH__ALLOWED_ROOTS": json.dumps([str(SAMPLES)]),
+            "SPEECH_STT__FALLBACK_MODEL": "whisper-base", "SPEECH_WARMUP": "false",
+            "SPEECH_LOG_LEVEL": "warning",
+        }  # fmt: skip
+        if ray_address:
+            env["SPEECH_BATCH__RAY_ADDRESS"] = ray_address
+        port = free_port()
+        process = _serve(env, port)
+        try:
+            results.append(_batch(f"http://127.0.0.1:{port}", lines))
+        finally:
+            process.terminate()
+            process.wait(60)
+    assert len(results[0]) == len(lines) and results[0] == results[1]
