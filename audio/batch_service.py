@@ -13,6 +13,7 @@ import asyncio
 import io
 import json
 import urllib.parse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -77,10 +78,10 @@ class BatchLines:
         if request.url is None:
             raise InvalidRequest("a batch line gives its audio as `url`", param="url")
         resolved = stt.resolve(request.model)
-        options = request.options(
+        options = replace(request.options(
             settings.stt.beam_size, settings.stt.vad_filter, settings.stt.algorithm,
             stt.default_vad(),
-        )  # fmt: skip
+        ), background=True)  # fmt: skip
         with self._media(request.url) as media:
             transcript = stt.transcribe_now(media, resolved.served, options)
         rendered = render(transcript, request.response_format, request.granularities, request_id)

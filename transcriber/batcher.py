@@ -72,6 +72,11 @@ class Batcher(Generic[P, R]):
         self.max_queued = max_queued
         self.short_windows = max(max_batch, SHORT_REQUEST_WINDOWS)
         self._queues: OrderedDict[int, tuple[Hashable, deque[_Item[P, R]]]] = OrderedDict()
+        self._background: set[int] = set()
+        self._background_running = 0
+        self.max_background = max(1, workers - 1)
+        """Inference threads background requests may hold at once (one is kept free for
+        interactive requests when there are two or more)."""
         self._remaining: dict[int, int] = {}
         self._total: dict[int, int] = {}
         self._cond = threading.Condition()
@@ -94,10 +99,15 @@ class Batcher(Generic[P, R]):
             thread.start()
 
     # -- request side -------------------------------------------------------
-    def open(self, key: Hashable, windows: int = 1) -> int:
-        """Register a request of `windows` windows sharing `key` (decoding options)."""
+    def open(self, key: Hashable, windows: int = 1, background: bool = False) -> int:
+        """Register a request of `windows` windows sharing `key` (decoding options).
+        A `background` request (a batch job's) never runs between the steps of another,
+        and takes at most `max_background` inference threads, so the others stay free for
+        interactive requests. Its key must differ from interactive requests' keys."""
         with self._cond:
             rid = next(self._ids)
+            if background:
+                self._background.add(rid)
             self._queues[rid] = (key, deque())
             self._remaining[rid] = windows
             self._total[rid] = windows
@@ -126,6 +136,7 @@ class Batcher(Generic[P, R]):
         """Forget a request; its windows still queued are cancelled, not run."""
         with self._cond:
             entry = self._queues.pop(rid, None)
+            self._background.discard(rid)
             self._remaining.pop(rid, None)
             self._total.pop(rid, None)
             if entry is None:
@@ -166,16 +177,21 @@ class Batcher(Generic[P, R]):
     def _limit(self, short: bool) -> int:
         return self.max_batch if short else self.long_max_batch
 
-    def _candidates(self, key: Hashable | None, short: bool | None) -> list[int]:
-        """Requests with queued windows (of `key`, and short or long if given), shortest
-        remaining first."""
+    def _candidates(
+        self, key: Hashable | None, short: bool | None, background: bool = True
+    ) -> list[int]:
+        """Requests with queued windows (of `key`, and short or long if given; background
+        ones only if `background`), shortest remaining first."""
         return sorted(
             (rid for rid, (k, q) in self._queues.items()
-             if q and (key is None or k == key) and (short is None or self._short(rid) == short)),
+             if q and (key is None or k == key) and (short is None or self._short(rid) == short)
+             and (background or rid not in self._background)),
             key=lambda rid: self._remaining.get(rid, 0),
         )  # fmt: skip
 
-    def _take(self, short_only: bool = False) -> tuple[Hashable, list[_Item[P, R]], bool] | None:
+    def _take(
+        self, short_only: bool = False
+    ) -> tuple[Hashable, list[_Item[P, R]], bool, bool] | None:
         """The next batch (key, windows, whether they are short requests'): all of one
         options key, shortest request first; short requests' windows are not mixed with
         long ones. `short_only` (between steps): only short requests, and no waiting."""
@@ -188,9 +204,12 @@ class Batcher(Generic[P, R]):
             finally:
                 self._idle -= 1
 
-    def _take_locked(self, short_only: bool) -> tuple[Hashable, list[_Item[P, R]], bool] | None:
+    def _take_locked(
+        self, short_only: bool
+    ) -> tuple[Hashable, list[_Item[P, R]], bool, bool] | None:
         while not self._closed:
-            ready = self._candidates(None, True if short_only else None)
+            background = not short_only and self._background_running < self.max_background
+            ready = self._candidates(None, True if short_only else None, background)
             if not ready:
                 if short_only:
                     return None
@@ -207,7 +226,10 @@ class Batcher(Generic[P, R]):
                 continue
             # idle threads share what is queued (a 3-window request runs on 2 threads)
             share = -(-available // max(1, self._idle))
-            return key, self._pop(key, short, min(self._limit(short), share)), short
+            batch = self._pop(key, short, min(self._limit(short), share))
+            is_background = ready[0] in self._background
+            self._background_running += is_background
+            return key, batch, short, is_background
         return None
 
     def _pop(self, key: Hashable, short: bool, count: int) -> list[_Item[P, R]]:
@@ -268,10 +290,13 @@ class Batcher(Generic[P, R]):
 
     def _loop(self) -> None:
         while (taken := self._take()) is not None:
+            key, batch, short, background = taken
             with self._cond:
                 self._busy += 1
             try:
-                self._run(*taken)
+                self._run(key, batch, short)
             finally:
                 with self._cond:
                     self._busy -= 1
+                    self._background_running -= background
+                    self._cond.notify_all()

@@ -150,15 +150,16 @@ class ChunkedEngine:
 
     # -- the request side (a pool worker) ---------------------------------------
     def submit_utterance(
-        self, audio: Samples, options: SttOptions, frames: int | None = None
-    ) -> tuple[Future[WindowText], Callable[[], None]]:
+        self, audio: Samples, options: SttOptions, frames: int | None = None,
+        min_frames: int = UTTERANCE_MIN_FRAMES,
+    ) -> tuple[Future[WindowText], Callable[[], None]]:  # fmt: skip
         """Queue one utterance of at most 30 s (float32 at 16 kHz) as a one-window request,
         so it goes ahead of long files: (its future, a function that drops it if it is
         still queued and forgets the request). Encoded in `frames` feature frames (by
         default twice its length, at least 10 s; a 30-s window costs three times more)."""
         seconds = audio.shape[0] / SAMPLE_RATE
         if frames is None:
-            needed = max(UTTERANCE_MIN_FRAMES, 2 * int(seconds * FRAMES_PER_SECOND))
+            needed = max(min_frames, 2 * int(seconds * FRAMES_PER_SECOND))
             frames = -(-needed // UTTERANCE_FRAME_STEP) * UTTERANCE_FRAME_STEP
         frames = min(WINDOW_FRAMES, frames)
         key = _BatchKey(
@@ -256,7 +257,8 @@ class ChunkedEngine:
         (so batches start full), keeping a batch per inference thread, and one more,
         queued ahead; yield segments in order."""
         pending: deque[tuple[Window, Future[WindowText]]] = deque()
-        rid = self.batcher.open(key, len(head)) if head else None
+        background = key.options.background
+        rid = self.batcher.open(key, len(head), background) if head else None
         windows: list[Window] = []
         try:
             if rid is not None:
@@ -285,7 +287,7 @@ class ChunkedEngine:
         thread (and one more) in flight; yield segments in time order. `longest_first`,
         when every window fits in flight at once: submit them longest first, so the last
         window decoded (the one that may run while other threads idle) is a short one."""
-        rid = self.batcher.open(key, len(windows))
+        rid = self.batcher.open(key, len(windows), key.options.background)
         group = self.batcher.max_batch
         ahead = group * (self.batcher.workers + 1)
         in_flight: deque[tuple[Window, Future[WindowText]]] = deque()

@@ -45,6 +45,9 @@ class SttOptions:
     """Which engine decodes it (see ALGORITHMS)."""
     vad: VadOptions | None = None
     """Voice-activity tuning for chunked mode (None: defaults)."""
+    background: bool = False
+    """A batch job's request: chunked mode runs it behind interactive requests, on at most
+    all but one inference thread."""
 
 
 @dataclass(frozen=True)

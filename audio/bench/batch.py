@@ -1,31 +1,43 @@
-"""`speech-pipeline bench batch`: an archive's batch beside a person's 5-s request.
+"""`speech-pipeline bench batch`: an archive's batch beside a person's 5-s request, and
+the same folder run locally and on Ray.
 
 A fresh server process. Control: `samples/hello_en.wav` (4.8 s) sent alone, five times.
 Then a batch of 20 minutes of speech (ten 2-minute files of the benchmark paragraphs,
 uploaded once to `/files` and named by id) runs inside the server while the same clip is
 sent every 2 s; reported: the clip's latency against its solo latency, and the batch's
 throughput (files and audio hours per hour of wall time).
+
+Ray: 200 generated files (the opening 1.2-3 s of the project's clips) through
+`speech-pipeline batch DIR` in this machine's process, then with `--ray` on a Ray head
+this bench starts on 127.0.0.1 (2 actors); wall times exclude neither start-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from audio.bench.corpus import encoded, long_form, render_paragraphs
 from audio.bench.report import ROOT, heading, publish
+from audio.bench.server import free_port
 from audio.bench.stt import server_process
 
 CLIP = ROOT / "samples" / "hello_en.wav"
 FILES = 10
 FILE_SECONDS = 120.0
 ENDPOINT = "/v1/audio/transcriptions"
+RAY_FILES = 200
 
 
 def _clip_latency(client: httpx.Client, body: bytes) -> float:
@@ -92,5 +104,63 @@ def run_batch_bench(args: argparse.Namespace) -> int:
         f"= {during_p50 / solo_p50:.2f}x alone (p95 "
         f"{sorted(during)[int(0.95 * (len(during) - 1))]:.2f} s) | ≤ 1.5x |",
     ]
+    lines_md += _ray_rows()
     publish("\n".join(lines_md), args.output)
     return 0
+
+
+def _archive(root: Path, files: int) -> float:
+    """Generated files; their total seconds."""
+    from audio.decode import decode_audio
+
+    names = ("hello_en.wav", "weather_en.mp3")
+    clips = [decode_audio(str(ROOT / "samples" / name)) for name in names]
+    total = 0.0
+    for index in range(files):
+        audio = clips[index % 2][: int((1.2 + (index % 10) * 0.2) * 16000)]
+        (root / f"item{index:03d}.wav").write_bytes(encoded(audio, "wav"))
+        total += audio.shape[0] / 16000
+    return total
+
+
+def _timed_cli(*args: str) -> float:
+    started = time.monotonic()
+    env = {**os.environ, "SPEECH_LOG_LEVEL": "warning"}
+    command = [sys.executable, "-m", "audio.cli", "batch", *args]
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    return time.monotonic() - started
+
+
+def _ray_rows() -> list[str]:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return ["", "Ray is not installed (`pip install '.[ray]'`): no Ray figures."]
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "archive"
+        folder.mkdir()
+        seconds = _archive(folder, RAY_FILES)
+        local = _timed_cli(str(folder), "--out", str(Path(tmp) / "local.jsonl"))
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        head = [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                "--num-cpus=2", "--include-dashboard=false", f"--temp-dir={tmp}/ray"]  # fmt: skip
+        subprocess.run(head, check=True, capture_output=True, env=env)
+        try:
+            clustered = _timed_cli(str(folder), "--out", str(Path(tmp) / "ray.jsonl"), "--ray",
+                                   f"127.0.0.1:{port}")  # fmt: skip
+        finally:
+            subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=env)
+    hours = seconds / 3600
+    return [
+        "",
+        f"| {RAY_FILES} generated files ({seconds / 60:.1f} min of audio) | files/hour | "
+        "audio-hours/hour | wall s |",
+        "|---|---|---|---|",
+        f"| this process (`batch DIR`, 2 files in flight) | {RAY_FILES / local * 3600:.0f} | "
+        f"{hours / local * 3600:.1f} | {local:.1f} |",
+        f"| Ray head on 127.0.0.1 (`--ray`, 2 actors) | {RAY_FILES / clustered * 3600:.0f} | "
+        f"{hours / clustered * 3600:.1f} | {clustered:.1f} |",
+        f"| Ray's overhead | {clustered / local - 1:+.0%} | | target ≤ 15% |",
+    ]

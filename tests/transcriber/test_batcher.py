@@ -168,3 +168,21 @@ def test_a_batch_knows_when_it_is_alone() -> None:
         assert seen == {"solo": True, "first": True, "second": False}
     finally:
         batcher.shutdown()
+
+
+def test_background_requests_leave_a_thread_for_interactive_ones() -> None:
+    recorder = Recorder(step_seconds=0.05)
+    batcher: Batcher[Any, Any] = Batcher(recorder, max_batch=1, workers=2, long_max_batch=1)
+    try:
+        archive = batcher.open("batch-options", 12, background=True)
+        futures = batcher.submit_many(archive, list(range(12)))
+        wait_until(lambda: recorder.running >= 1)
+        time.sleep(0.2)
+        assert recorder.most_running == 1  # two threads, but the archive holds only one
+        clip = batcher.open(KEY, 1)
+        batcher.submit(clip, "clip").result(timeout=5)
+        # the free thread took it while most of the archive was still to come
+        assert sum(f.done() for f in futures) < 10
+        assert all(f.result(timeout=10) is not None for f in futures)
+    finally:
+        batcher.shutdown()
