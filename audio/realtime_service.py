@@ -9,9 +9,13 @@ from audio.stt_service import SttService
 from common.pcm import Float32Pcm
 from realtime.errors import ServerBusy, SessionError
 from realtime.types import SessionConfig, SessionLimits, TurnText
+from transcriber.chunked import UTTERANCE_MIN_FRAMES
 from transcriber.errors import TranscriberError
 
 MODEL_PARAM = "session.audio.input.transcription.model"
+INTERIM_MIN_FRAMES = 600
+"""Interim decodes of a turn being spoken encode at least 6 s (finals at least 10 s): the
+first words of a turn come sooner, and a loop in an interim shows only as a late delta."""
 
 
 def session_limits(settings: RealtimeSettings) -> SessionLimits:
@@ -60,6 +64,7 @@ class RealtimeTranscriber:
             utterance = await self._stt.transcribe_turn(
                 audio, resolved, config.language, config.prompt,
                 self._beam_size if final else 1,
+                UTTERANCE_MIN_FRAMES if final else INTERIM_MIN_FRAMES,
             )  # fmt: skip
         except (ServiceError, TranscriberError) as exc:
             error = as_service_error(exc)

@@ -20,7 +20,7 @@ from common.pcm import SAMPLE_RATE, Float32Pcm
 from segmenter.constants import MAX_WINDOW_SECONDS
 from segmenter.source import SampleSource
 from segmenter.vad import SileroVad, VadOptions
-from transcriber.chunked import ChunkedEngine, Utterance
+from transcriber.chunked import UTTERANCE_MIN_FRAMES, ChunkedEngine, Utterance
 from transcriber.registry import ModelRegistry, Resolved
 from transcriber.sequential import SequentialEngine
 from transcriber.types import (
@@ -164,7 +164,7 @@ class SttService:
 
     async def transcribe_turn(
         self, audio: Float32Pcm, resolved: Resolved, language: str | None,
-        prompt: str | None, beam_size: int,
+        prompt: str | None, beam_size: int, min_frames: int = UTTERANCE_MIN_FRAMES,
     ) -> Utterance:  # fmt: skip
         """One realtime turn (16-kHz float32): queued in the model's batcher as a short
         request, so it goes ahead of long files; longer than a window: decoded as a file.
@@ -179,16 +179,19 @@ class SttService:
             transcript = await asyncio.to_thread(lambda: engine.stream(audio, options).collect())
             self._count(seconds)
             return Utterance(transcript.text.strip(), transcript.language)
-        result = await self._utterance(engine, audio, options, None)
+        result = await self._utterance(engine, audio, options, None, min_frames)
         if engine.looped(result):
             result = await self._utterance(engine, audio, options, WINDOW_FRAMES)
         self._count(seconds)
         return engine.utterance_text(result)
 
     async def _utterance(
-        self, engine: ChunkedEngine, audio: Float32Pcm, options: SttOptions, frames: int | None
-    ) -> WindowText:
-        future, drop = await asyncio.to_thread(engine.submit_utterance, audio, options, frames)
+        self, engine: ChunkedEngine, audio: Float32Pcm, options: SttOptions, frames: int | None,
+        min_frames: int = UTTERANCE_MIN_FRAMES,
+    ) -> WindowText:  # fmt: skip
+        future, drop = await asyncio.to_thread(
+            engine.submit_utterance, audio, options, frames, min_frames
+        )
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
