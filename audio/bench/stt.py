@@ -231,9 +231,12 @@ def status_mb(pid: int, field: str) -> float:
 
 
 @contextmanager
-def server_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`speech-pipeline serve` in a process of its own (its memory is measured alone)."""
-    port = free_port()
+def server_process(
+    env: dict[str, str], port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`speech-pipeline serve` in a process of its own (its memory is measured alone), on
+    `port` or a free one."""
+    port = port or free_port()
     command = [sys.executable, "-m", "audio.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"

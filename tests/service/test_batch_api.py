@@ -6,11 +6,8 @@ import base64
 import functools
 import http.server
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +20,7 @@ import openai
 import pytest
 
 from audio.bench.server import free_port
+from audio.bench.stt import server_process
 from audio.settings import BatchSettings, UrlSettings
 
 from ..helpers import SAMPLES, live_server
@@ -229,27 +227,12 @@ def process_env(tmp_path: Path) -> dict[str, str]:
     }  # fmt: skip
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "audio.cli", "serve", "--port", str(port)],
-                               env={**os.environ, **env})  # fmt: skip
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.2)
-
-
 def test_sigkill_mid_batch_loses_nothing_and_repeats_nothing(process_env: dict[str, str]) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
     data_url = "data:audio/wav;base64," + base64.b64encode(HELLO.read_bytes()).decode()
     lines = [_line(f"k{i}", url=data_url) for i in range(14)] + [_line("bad", url="file:///x")]
-    process = _serve(process_env, port)
-    try:
+    with server_process(process_env, port) as (_url, process):
         client = openai.OpenAI(base_url=base, api_key="x")
         source = client.files.create(file=("in.jsonl", "\n".join(lines).encode()),
                                      purpose="batch")  # fmt: skip
@@ -259,18 +242,13 @@ def test_sigkill_mid_batch_loses_nothing_and_repeats_nothing(process_env: dict[s
         while client.batches.retrieve(batch.id).request_counts.completed < 4:
             assert time.monotonic() < deadline
             time.sleep(0.1)
-    finally:
-        process.send_signal(signal.SIGKILL)
+        process.send_signal(signal.SIGKILL)  # no drain, no clean shutdown
         process.wait()
-    process = _serve(process_env, port)
-    try:
+    with server_process(process_env, port):
         done = _wait(client.batches.retrieve, batch.id)
         assert done.status == "completed"
         output = _records(client.files.content(done.output_file_id).content)
         errors = _records(client.files.content(done.error_file_id).content)
-    finally:
-        process.terminate()
-        process.wait(30)
     assert sorted([*output, *errors]) == sorted(json.loads(line)["custom_id"] for line in lines)
     assert set(errors) == {"bad"}
     assert done.request_counts.completed == 14 and done.request_counts.failed == 1

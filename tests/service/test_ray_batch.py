@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from audio.bench.server import free_port
+from audio.bench.stt import server_process
 
 from ..helpers import SAMPLES, run_cli
 
@@ -81,20 +82,6 @@ def test_cli_on_ray_matches_the_local_run(ray_head: str, archive: Path, tmp_path
     assert len(ours) == FILES and ours == theirs
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "audio.cli", "serve", "--port", str(port)],
-                               env={**os.environ, **env})  # fmt: skip
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.3)
-
-
 def _batch(base: str, lines: list[str]) -> dict[str, str]:
     client = httpx.Client(base_url=base, timeout=120)
     upload = {"file": ("in.jsonl", "\n".join(lines).encode())}
@@ -126,11 +113,6 @@ def test_server_batch_on_ray_matches_the_local_runner(ray_head: str, tmp_path: P
         }  # fmt: skip
         if ray_address:
             env["SPEECH_BATCH__RAY_ADDRESS"] = ray_address
-        port = free_port()
-        process = _serve(env, port)
-        try:
-            results.append(_batch(f"http://127.0.0.1:{port}", lines))
-        finally:
-            process.terminate()
-            process.wait(60)
+        with server_process(env) as (url, _process):
+            results.append(_batch(url, lines))
     assert len(results[0]) == len(lines) and results[0] == results[1]
