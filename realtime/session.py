@@ -2,9 +2,10 @@
 
 Audio is kept at 16 kHz on the session's own timeline (samples since the first append).
 With `server_vad` the session finds each turn itself (Silero, frame by frame); without,
-the client commits. While a turn is spoken it is re-decoded every `delta_interval` and
-only the words two decodes in a row agree on are sent as `delta` (so a delta is never
-taken back); the committed turn is decoded once more for `completed`. Interim decodes
+the client commits. While a turn is spoken it is re-decoded every `delta_interval`; words
+two decodes in a row agree on, and all but the newest decode's last two words, are sent
+as `delta` once and never taken back; the committed turn is decoded once more for
+`completed`. Interim decodes
 are skipped while the decoders have other work; a committed turn is always decoded.
 """
 
@@ -51,6 +52,9 @@ MIN_COMMIT_SECONDS = 0.1
 """A commit needs at least this much audio (OpenAI's rule)."""
 MIN_NEW_INTERIM_SECONDS = 0.25
 """An interim decode waits until at least this much new audio has arrived."""
+HELD_BACK_WORDS = 2
+"""An interim decode's last words wait for the next decode (the end of the audio may cut
+a word, and Whisper revises the last words most)."""
 SPEECH_HOLD = 0.15
 """Inside speech, a frame counts as speech down to `threshold - SPEECH_HOLD` (Silero's own
 hysteresis), so one weak frame does not end a turn."""
@@ -363,12 +367,13 @@ class RealtimeSession:
             if self._turn is not turn:
                 continue  # committed or cleared meanwhile
             words = _words(result.text)
-            stable = _agreed(words, turn.hypothesis)
+            stable = max(_agreed(words, turn.hypothesis), len(words) - HELD_BACK_WORDS)
             turn.hypothesis = words
             if stable > len(turn.sent):
-                # Two decodes in a row agree up to `stable`: what lies past the words
-                # already sent goes out (an earlier word that changed since is not taken
-                # back; the completed transcript is the final decode's).
+                # Stable: what two decodes in a row agree on, and anything but the newest
+                # decode's last words (those the audio may still cut or change). What lies
+                # past the words already sent goes out; an earlier word that changed since
+                # is not taken back (the completed transcript is the final decode's).
                 text = " ".join(words[len(turn.sent) : stable])
                 self._delta(turn.item_id, (" " if turn.sent else "") + text)
                 turn.sent = turn.sent + words[len(turn.sent) : stable]

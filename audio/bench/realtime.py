@@ -9,7 +9,7 @@ time. The audio: sentences of the benchmark paragraphs rendered by the project's
   was sent (the moment the end of the turn was due), for turns of 3-10 s;
 - first delta: its arrival minus the moment the detected speech onset was sent
   (`audio_start_ms` + the padding); delta gaps: the longest wait for the next delta (or
-  for the end of the turn) while speaking;
+  for the end of the speech, `audio_end_ms` minus the 500 ms of silence) while speaking;
 - WER: the English half of `multilingual.mp3` (with `--samples`) streamed through one
   session, against the same audio sent to the file route in this run;
 - sessions held at real time: N sessions at once (starts staggered), final-latency p95 per
@@ -171,8 +171,9 @@ def turns(log: SessionLog) -> list[Turn]:
             continue
         onset = log.sent_at(entry["start_ms"] + PADDING_MS)
         due = log.sent_at(entry["end_ms"])
-        speaking = [w for w in entry["deltas"] if w <= due]
-        marks = [onset, *speaking, due]
+        spoken = log.sent_at(entry["end_ms"] - SILENCE_MS)  # the end of the speech itself
+        speaking = [w for w in entry["deltas"] if w <= spoken]
+        marks = [onset, *speaking, spoken]
         result.append(Turn(
             seconds=(entry["end_ms"] - entry["start_ms"]) / 1000,
             final_latency=entry["done"] - due if "done" in entry else None,
