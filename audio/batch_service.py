@@ -78,10 +78,7 @@ class BatchLines:
         if request.url is None:
             raise InvalidRequest("a batch line gives its audio as `url`", param="url")
         resolved = stt.resolve(request.model)
-        options = replace(request.options(
-            settings.stt.beam_size, settings.stt.vad_filter, settings.stt.algorithm,
-            stt.default_vad(),
-        ), background=True)  # fmt: skip
+        options = replace(request.options(settings.stt, stt.default_vad()), background=True)
         with self._media(request.url) as media:
             transcript = stt.transcribe_now(media, resolved.served, options)
         rendered = render(transcript, request.response_format, request.granularities, request_id)

@@ -23,12 +23,3 @@ class NotFound(JobError):
 
 class TooLarge(JobError):
     """Over a size or count limit (a 413)."""
-
-
-class LineFailed(Exception):
-    """One line's request failed: its status and the contract's error body."""
-
-    def __init__(self, status_code: int, body: dict[str, object]) -> None:
-        super().__init__(str(body))
-        self.status_code = status_code
-        self.body = body

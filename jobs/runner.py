@@ -45,7 +45,6 @@ class BatchRunner:
             workers, thread_name_prefix="batch-line", initializer=_lower_priority
         )
         self._thread = threading.Thread(target=self._loop, name="batch-runner", daemon=True)
-        self.lines_run = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -96,7 +95,6 @@ class BatchRunner:
         futures = [self._pool.submit(self._one, batch.endpoint, line) for line in lines]
         for line, future in zip(lines, futures, strict=True):
             self.store.finish_line(batch.id, line, future.result())
-            self.lines_run += 1
 
     def _one(self, endpoint: str, line: Line) -> Outcome:
         try:

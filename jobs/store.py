@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import sqlite3
 import threading
 import time
@@ -159,13 +158,6 @@ class JobStore:
         for file_id in expired:
             self.delete_file(file_id)
         return len(expired)
-
-    def usage(self) -> int:
-        """Bytes stored."""
-        return sum(p.stat().st_size for p in self.files_dir.iterdir() if p.is_file())
-
-    def free_bytes(self) -> int:
-        return shutil.disk_usage(self.files_dir).free
 
     # -- batches --------------------------------------------------------------------
     def create_batch(

@@ -153,18 +153,10 @@ def apply_update(event: Event, config: SessionConfig) -> tuple[SessionConfig, Sh
     source = _object(audio.get("input", {}), "session.audio.input")
     if "format" in source:
         config = replace(config, input_format=_current_format(source["format"]))
-    config = _transcription(
-        source.get("transcription"), config, "session.audio.input.transcription"
+    fields = _apply_fields(
+        source, config, "session.audio.input.", "transcription", "noise_reduction"
     )
-    if "turn_detection" in source:
-        detection = _turn_detection(
-            source["turn_detection"], config.turn_detection, "session.audio.input.turn_detection"
-        )
-        config = replace(config, turn_detection=detection)
-    if "noise_reduction" in source:
-        noise = _noise_reduction(source["noise_reduction"], "session.audio.input.noise_reduction")
-        config = replace(config, noise_reduction=noise)
-    return config, "current"
+    return fields, "current"
 
 
 def _current_format(value: object) -> InputFormat:
@@ -198,19 +190,23 @@ def _apply_beta(session: dict[str, Any], config: SessionConfig) -> SessionConfig
                 "session.input_audio_format",
             )
         config = replace(config, input_format=fmt)
-    config = _transcription(
-        session.get("input_audio_transcription"), config, "session.input_audio_transcription"
+    return _apply_fields(
+        session, config, "session.", "input_audio_transcription", "input_audio_noise_reduction"
     )
-    if "turn_detection" in session:
+
+
+def _apply_fields(
+    fields: dict[str, Any], config: SessionConfig, prefix: str, transcription: str, noise: str
+) -> SessionConfig:
+    """What both shapes set alike, each under its own names (`prefix` names them in errors)."""
+    config = _transcription(fields.get(transcription), config, prefix + transcription)
+    if "turn_detection" in fields:
         detection = _turn_detection(
-            session["turn_detection"], config.turn_detection, "session.turn_detection"
+            fields["turn_detection"], config.turn_detection, prefix + "turn_detection"
         )
         config = replace(config, turn_detection=detection)
-    if "input_audio_noise_reduction" in session:
-        noise = _noise_reduction(
-            session["input_audio_noise_reduction"], "session.input_audio_noise_reduction"
-        )
-        config = replace(config, noise_reduction=noise)
+    if noise in fields:
+        config = replace(config, noise_reduction=_noise_reduction(fields[noise], prefix + noise))
     return config
 
 

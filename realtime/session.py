@@ -133,7 +133,6 @@ class RealtimeSession:
         self._overflowed = False
         self._interims: asyncio.Task[None] | None = None
         self.closed = False
-        self.turns_completed = 0
         self.audio_seconds = 0.0
         """Seconds of committed turns (what rate limits charge)."""
 
@@ -322,7 +321,6 @@ class RealtimeSession:
             rest = " ".join(words[len(sent) :])
             self._delta(item_id, (" " if sent else "") + rest)
         seconds = audio.shape[0] / SAMPLE_RATE
-        self.turns_completed += 1
         self.audio_seconds += seconds
         self._send({
             "type": "conversation.item.input_audio_transcription.completed",

@@ -71,6 +71,20 @@ def run_cli(*args: str, timeout: float = 300, **env: str) -> subprocess.Complete
     )
 
 
+def pcm16(path: Path, rate: int, tail_seconds: float = 0.0) -> bytes:
+    """An audio file as 16-bit mono little-endian PCM at `rate` (a realtime client's
+    appends), with `tail_seconds` of silence after it."""
+    import soxr
+
+    from audio.decode import decode_audio
+
+    with path.open("rb") as f:
+        audio = decode_audio(f)
+    audio = soxr.resample(audio, 16000, rate) if rate != 16000 else audio
+    audio = np.concatenate([audio, np.zeros(int(tail_seconds * rate), np.float32)])
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
 def wav_bytes(samples: np.ndarray, rate: int = 16000, channels: int = 1) -> bytes:
     pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
     buf = io.BytesIO()

@@ -35,19 +35,22 @@ def request_id(request: Request) -> str:
     return rid
 
 
-def _bearer(request: HTTPConnection) -> str | None:
+def bearer(request: HTTPConnection) -> str | None:
+    """The `Authorization: Bearer` key, if one is sent."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def require_key(request: HTTPConnection, presented: str | None) -> None:
+    """With keys configured, a missing or wrong key is a 401."""
+    keys: ApiKeys = request.app.state.keys
+    if keys.required and (presented is None or not keys.accepts(presented)):
+        raise AuthenticationError("Invalid API Key")
 
 
 def check_api_key(request: Request) -> None:
-    """With keys configured, a missing or wrong bearer key is a 401."""
-    keys: ApiKeys = request.app.state.keys
-    if not keys.required:
-        return
-    token = _bearer(request)
-    if token is None or not keys.accepts(token):
-        raise AuthenticationError("Invalid API Key")
+    """Every HTTP API route: the bearer key."""
+    require_key(request, bearer(request))
 
 
 def rate_limit_headers(request: HTTPConnection) -> dict[str, str]:
@@ -63,7 +66,7 @@ def client(request: HTTPConnection) -> str:
     if "client" not in state:
         keys: ApiKeys = request.app.state.keys
         host = request.client.host if request.client else None
-        state["client"] = client_identity(_bearer(request) if keys.required else None, host)
+        state["client"] = client_identity(bearer(request) if keys.required else None, host)
     identity: str = state["client"]
     return identity
 

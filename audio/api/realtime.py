@@ -17,17 +17,15 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from audio.api.deps import client
+from audio.api.deps import bearer, client, require_key
 from audio.api.errors import service_error_response
 from audio.errors import (
-    AuthenticationError,
     InvalidRequest,
     Overloaded,
     RateLimited,
     ServiceError,
     ShuttingDown,
 )
-from audio.keys import ApiKeys
 from audio.ratelimit import RateLimiter
 from audio.realtime_service import RealtimeTranscriber, session_limits
 from audio.settings import Settings
@@ -58,7 +56,6 @@ class RealtimeHub:
         self.max_sessions = max_sessions
         self.sessions: set[RealtimeSession] = set()
         self.opened = 0
-        self.refused = 0
 
     def full(self) -> bool:
         return len(self.sessions) >= self.max_sessions
@@ -69,9 +66,8 @@ def _offered(websocket: WebSocket) -> list[str]:
 
 
 def _key(websocket: WebSocket) -> str | None:
-    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+    if (token := bearer(websocket)) is not None:
+        return token
     for protocol in _offered(websocket):
         if protocol.startswith(KEY_SUBPROTOCOL):
             return protocol[len(KEY_SUBPROTOCOL) :]
@@ -86,10 +82,7 @@ def _shape(websocket: WebSocket) -> Shape:
 async def _admit(websocket: WebSocket, settings: Settings, stt: SttService) -> SessionConfig:
     """Everything checked before the upgrade; a ServiceError refuses it."""
     app = websocket.app
-    keys: ApiKeys = app.state.keys
-    key = _key(websocket)
-    if keys.required and (key is None or not keys.accepts(key)):
-        raise AuthenticationError("Invalid API Key")
+    require_key(websocket, _key(websocket))
     if app.state.draining.is_set():
         raise ShuttingDown(settings.workers.retry_after_seconds)
     intent = websocket.query_params.get("intent", "transcription")
@@ -100,7 +93,6 @@ async def _admit(websocket: WebSocket, settings: Settings, stt: SttService) -> S
         )
     hub: RealtimeHub = app.state.realtime
     if hub.full():
-        hub.refused += 1
         raise Overloaded(settings.workers.retry_after_seconds)
     limiter: RateLimiter = app.state.limiter
     websocket.scope.setdefault("state", {})

@@ -18,6 +18,7 @@ from audio.constants import MAX_PROMPT_CHARS
 from audio.errors import InvalidRequest
 from audio.formats import GRANULARITIES, RESPONSE_FORMATS, needs_segment_times
 from audio.languages import LANGUAGES
+from audio.settings import SttSettings
 from segmenter.vad import VadOptions
 from transcriber.types import ALGORITHMS, Algorithm, SttOptions, Task
 
@@ -49,9 +50,8 @@ class TranscriptionRequest:
     vad: VadOptions | None
     """From `chunking_strategy=server_vad` (None: the server's VAD defaults)."""
 
-    def options(
-        self, beam_size: int, vad_filter: bool, algorithm: Algorithm, vad: VadOptions
-    ) -> SttOptions:
+    def options(self, stt: SttSettings, vad: VadOptions) -> SttOptions:
+        """Decoding options: this request's, the server's defaults for the rest."""
         return SttOptions(
             task=self.task,
             language=self.language if self.task == "transcribe" else None,
@@ -59,9 +59,9 @@ class TranscriptionRequest:
             temperature=self.temperature,
             word_timestamps="word" in self.granularities,
             segment_timestamps=needs_segment_times(self.response_format),
-            beam_size=beam_size,
-            vad_filter=vad_filter,
-            algorithm=self.algorithm or algorithm,
+            beam_size=stt.beam_size,
+            vad_filter=stt.vad_filter,
+            algorithm=self.algorithm or stt.algorithm,
             vad=self.vad or vad,
         )
 

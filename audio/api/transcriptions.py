@@ -63,10 +63,7 @@ async def _handle(request: Request, task: Task, settings: Settings, stt: SttServ
         resolved = stt.resolve(req.model)
         await spend(request, "audio-seconds", 0)  # admitted while anything is left
         media = await _media(req, settings)
-        options = req.options(
-            settings.stt.beam_size, settings.stt.vad_filter, settings.stt.algorithm,
-            stt.default_vad(),
-        )  # fmt: skip
+        options = req.options(settings.stt, stt.default_vad())
         if req.stream:
             decoded: list[float] = []
             segments = await primed(stt.stream(media, resolved, options, cancel, decoded))

@@ -109,8 +109,9 @@ def run_batch_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _archive(root: Path, files: int) -> float:
-    """Generated files; their total seconds."""
+def generated_archive(root: Path, files: int) -> float:
+    """`files` generated WAV files in `root` (the opening 1.2-3 s of the project's clips);
+    their total seconds."""
     from audio.decode import decode_audio
 
     names = ("hello_en.wav", "weather_en.mp3")
@@ -141,7 +142,7 @@ def _ray_rows() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "archive"
         folder.mkdir()
-        seconds = _archive(folder, RAY_FILES)
+        seconds = generated_archive(folder, RAY_FILES)
         local = _timed_cli(str(folder), "--out", str(Path(tmp) / "local.jsonl"))
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
         head = [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",

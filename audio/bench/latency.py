@@ -74,7 +74,8 @@ def _median(values: list[float]) -> float:
 
 
 def _p(values: list[float], q: float) -> float:
-    return float(np.percentile(np.array(values), q))
+    """The q-th percentile (NaN for no values)."""
+    return float(np.percentile(np.array(values), q)) if values else float("nan")
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -34,7 +34,7 @@ import httpx
 import numpy as np
 
 from audio.bench.corpus import PARAGRAPHS, VOICES, encoded
-from audio.bench.latency import ENGLISH_HALF_SECONDS, MIT_ENGLISH
+from audio.bench.latency import ENGLISH_HALF_SECONDS, MIT_ENGLISH, _p
 from audio.bench.report import OUT_DIR, ROOT, heading, publish
 from audio.bench.stt import server_process, word_error_rate
 from audio.decode import decode_audio
@@ -182,12 +182,6 @@ def turns(log: SessionLog) -> list[Turn]:
             transcript=entry.get("text", ""),
         ))  # fmt: skip
     return result
-
-
-def _p(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return float(np.percentile(np.asarray(values), q))
 
 
 async def _clip_latencies(url: str, body: bytes, until: asyncio.Event) -> list[float]:

@@ -16,12 +16,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-import soxr
 import websockets
 
-from audio.decode import decode_audio
-
-from ..helpers import JFK_REFERENCE, wer
+from ..helpers import JFK_REFERENCE, pcm16, wer
 
 pytestmark = pytest.mark.slow
 
@@ -31,11 +28,7 @@ TAIL_SECONDS = 1.5
 
 def jfk_pcm(shared: Path, rate: int) -> bytes:
     """jfk.flac as 16-bit mono PCM at `rate`, plus a second and a half of silence."""
-    with (shared / "jfk.flac").open("rb") as f:
-        audio = decode_audio(f)
-    audio = soxr.resample(audio, 16000, rate) if rate != 16000 else audio
-    audio = np.concatenate([audio, np.zeros(int(TAIL_SECONDS * rate), np.float32)])
-    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    return pcm16(shared / "jfk.flac", rate, TAIL_SECONDS)
 
 
 async def paced(pcm: bytes, rate: int, frame_ms: int = FRAME_MS) -> AsyncIterator[bytes]:

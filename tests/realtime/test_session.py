@@ -10,16 +10,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-import soxr
 
-from audio.decode import decode_audio
 from realtime.codec import to_samples
 from realtime.errors import ServerBusy, SessionError
 from realtime.session import RealtimeSession
 from realtime.types import SessionConfig, SessionLimits, TurnText
 from segmenter.vad import SileroVad
 
-from ..helpers import SAMPLES
+from ..helpers import SAMPLES, pcm16
 
 HELLO = "Hello, this is a short test of the speech service."
 
@@ -58,9 +56,7 @@ def vad() -> SileroVad:
 
 @pytest.fixture(scope="module")
 def hello_24k() -> bytes:
-    with (SAMPLES / "hello_en.wav").open("rb") as f:
-        audio = soxr.resample(decode_audio(f), 16000, 24000)
-    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    return pcm16(SAMPLES / "hello_en.wav", 24000)
 
 
 def silence(seconds: float, rate: int = 24000) -> bytes:

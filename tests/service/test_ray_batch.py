@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from audio.bench.batch import generated_archive
 from audio.bench.server import free_port
 from audio.bench.stt import server_process
 
@@ -48,19 +49,9 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """200 generated files: the opening 1.2 to 3 s of the project's clips, in four folders."""
-    import soundfile
-
-    from audio.decode import decode_audio
-
+    """200 generated files (the batch bench's archive)."""
     root = tmp_path_factory.mktemp("archive")
-    clips = [decode_audio(str(SAMPLES / name)) for name in ("hello_en.wav", "weather_en.mp3")]
-    for index in range(FILES):
-        folder = root / f"box{index // 50}"
-        folder.mkdir(exist_ok=True)
-        seconds = 1.2 + (index % 10) * 0.2
-        audio = clips[index % 2][: int(seconds * 16000)]
-        soundfile.write(folder / f"item{index:03d}.wav", audio, 16000)
+    generated_archive(root, FILES)
     return root
 
 

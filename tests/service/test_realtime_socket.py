@@ -13,16 +13,13 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
-import soxr
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from audio.decode import decode_audio
 from audio.settings import RealtimeSettings
 
-from ..helpers import REFERENCES, SAMPLES, live_server, wait_until, wer
+from ..helpers import REFERENCES, SAMPLES, live_server, pcm16, wait_until, wer
 
 KEY = "rt-key"
 
@@ -46,10 +43,7 @@ def app(served: tuple[str, Any]) -> Any:
 
 @pytest.fixture(scope="module")
 def hello() -> bytes:
-    with (SAMPLES / "hello_en.wav").open("rb") as f:
-        audio = soxr.resample(decode_audio(f), 16000, 24000)
-    audio = np.concatenate([audio, np.zeros(24000, np.float32)])
-    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    return pcm16(SAMPLES / "hello_en.wav", 24000, tail_seconds=1.0)
 
 
 def connect(url: str, key: str | None = KEY, **kwargs: Any) -> Any:
