@@ -1,0 +1,139 @@
+"""Read a legacy (pre-1.6, non-zip) PyTorch checkpoint into numpy arrays, without torch.
+
+The format is a run of pickles: a magic number, the protocol version, the writer's
+system facts, the object itself (tensors as `_rebuild_tensor_v2` calls on storages
+that are persistent ids), the list of storage keys, then each storage's raw bytes
+after its element count. Unpickling is restricted to the three globals such a
+checkpoint of plain tensors uses, so a file cannot run code; anything else is
+`WeightsInvalid`. The caller checks the file's sha256 before this reads it.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from diarizer.errors import WeightsInvalid
+
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+LEGACY_PROTOCOL = 1001
+_DTYPES: dict[str, np.dtype[Any]] = {
+    "FloatStorage": np.dtype("<f4"),
+    "DoubleStorage": np.dtype("<f8"),
+    "HalfStorage": np.dtype("<f2"),
+    "LongStorage": np.dtype("<i8"),
+    "IntStorage": np.dtype("<i4"),
+}
+
+
+@dataclass
+class _Storage:
+    dtype: np.dtype[Any]
+    numel: int
+    data: npt.NDArray[Any] | None = None
+
+
+@dataclass(frozen=True)
+class _TensorRef:
+    storage: _Storage
+    offset: int
+    size: tuple[int, ...]
+    stride: tuple[int, ...]
+
+    def array(self) -> npt.NDArray[Any]:
+        data = self.storage.data
+        if data is None:
+            raise WeightsInvalid("a tensor's storage was never written")
+        if not self.size:
+            return data[self.offset : self.offset + 1].reshape(()).copy()
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride, strict=True))
+        if last >= data.shape[0] or self.offset < 0:
+            raise WeightsInvalid("a tensor reaches past its storage")
+        item = data.itemsize
+        view = np.lib.stride_tricks.as_strided(
+            data[self.offset :], self.size, tuple(s * item for s in self.stride)
+        )
+        return np.array(view)
+
+
+def _rebuild_tensor(storage: _Storage, offset: int, size: Any, stride: Any, *_: Any) -> _TensorRef:
+    shape = tuple(int(n) for n in size)
+    return _TensorRef(storage, int(offset), shape, tuple(int(s) for s in stride))
+
+
+class _StorageDtype:
+    def __init__(self, name: str) -> None:
+        self.dtype = _DTYPES[name]
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: IO[bytes]) -> None:
+        super().__init__(file)
+        self.storages: dict[str, _Storage] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("collections", "OrderedDict"):
+            return OrderedDict
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor
+        if module == "torch" and name in _DTYPES:
+            return _StorageDtype(name)
+        raise WeightsInvalid(f"the checkpoint refers to {module}.{name}, which is not allowed")
+
+    def persistent_load(self, pid: Any) -> _Storage:
+        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
+            raise WeightsInvalid("unexpected persistent id in the checkpoint")
+        kind, key, numel = pid[1], str(pid[2]), int(pid[4])
+        if not isinstance(kind, _StorageDtype):
+            raise WeightsInvalid("unexpected storage type in the checkpoint")
+        if key not in self.storages:
+            self.storages[key] = _Storage(kind.dtype, numel)
+        return self.storages[key]
+
+
+def _materialize(obj: Any) -> Any:
+    if isinstance(obj, _TensorRef):
+        return obj.array()
+    if isinstance(obj, dict):
+        return {k: _materialize(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_materialize(v) for v in obj)
+    return obj
+
+
+class _Restricted(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        raise WeightsInvalid(f"the checkpoint header refers to {module}.{name}")
+
+
+def read_legacy_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint's top-level dict with every tensor as a numpy array."""
+    with path.open("rb") as f:
+        try:
+            if _Restricted(f).load() != LEGACY_MAGIC:
+                raise WeightsInvalid(f"{path} is not a legacy PyTorch checkpoint")
+            if _Restricted(f).load() != LEGACY_PROTOCOL:
+                raise WeightsInvalid(f"{path}: unsupported checkpoint protocol")
+            _Restricted(f).load()  # the writer's sys_info
+            unpickler = _Unpickler(f)
+            root = unpickler.load()
+            keys = _Restricted(f).load()
+            for key in keys:
+                storage = unpickler.storages[str(key)]
+                count = int(np.frombuffer(f.read(8), "<i8")[0])
+                raw = f.read(count * storage.dtype.itemsize)
+                if count != storage.numel or len(raw) != count * storage.dtype.itemsize:
+                    raise WeightsInvalid(f"{path}: a storage is truncated")
+                storage.data = np.frombuffer(raw, storage.dtype)
+        except (pickle.UnpicklingError, EOFError, KeyError, IndexError, ValueError) as exc:
+            raise WeightsInvalid(f"{path} could not be read: {exc}") from exc
+    if not isinstance(root, dict):
+        raise WeightsInvalid(f"{path} does not hold a dict")
+    result: dict[str, Any] = _materialize(root)
+    return result
