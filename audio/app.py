@@ -12,14 +12,22 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from audio import __version__, heap
-from audio.api import batches, health, models, openapi, realtime, speech, transcriptions
+from audio.api import (
+    batches,
+    health,
+    models,
+    openapi,
+    playground,
+    realtime,
+    speech,
+    transcriptions,
+)
 from audio.api.errors import install_error_handlers
 from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
 from audio.keys import ApiKeys
 from audio.metrics import Metrics
 from audio.services import Services, batch_jobs, rate_limiter
 from audio.settings import Settings
-from audio.stt_service import SttService
 from jobs.store import JobStore
 from transcriber.registry import Loader, ModelRegistry
 from transcriber.whisper import WhisperModel
@@ -43,10 +51,11 @@ def _announce(settings: Settings, registry: ModelRegistry) -> None:
         log.info("model %-28s %s", model_id, note)
 
 
-async def _reap(stt: SttService, jobs: JobStore) -> None:
+async def _reap(services: Services, jobs: JobStore) -> None:
     while True:
         await asyncio.sleep(REAPER_INTERVAL_SECONDS)
-        await asyncio.to_thread(stt.prune)
+        await asyncio.to_thread(services.stt.prune)
+        await asyncio.to_thread(services.diarize.prune)
         await asyncio.to_thread(jobs.prune)
         await asyncio.to_thread(heap.trim)
 
@@ -76,11 +85,14 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
         app.state.settings = settings
         app.state.stt = services.stt
         app.state.tts = services.tts
+        app.state.diarize = services.diarize
         app.state.metrics = Metrics(services)
         _announce(settings, services.stt.registry)
-        app.state.jobs, app.state.batch_runner = batch_jobs(settings, services.stt)
+        app.state.jobs, app.state.batch_runner = batch_jobs(
+            settings, services.stt, services.diarize
+        )
         app.state.batch_runner.start()
-        reaper = asyncio.create_task(_reap(services.stt, app.state.jobs))
+        reaper = asyncio.create_task(_reap(services, app.state.jobs))
         try:
             yield
         finally:
@@ -100,6 +112,8 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
         app.include_router(realtime.router, prefix=prefix)
         app.include_router(batches.router, prefix=prefix)
     app.include_router(health.router)
+    if settings.playground:
+        playground.install(app)
 
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(

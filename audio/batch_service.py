@@ -21,6 +21,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from audio.api.errors import envelope
 from audio.constants import REQUEST_ID_PREFIX
+from audio.diarize_service import DiarizeService
 from audio.errors import InvalidRequest, ServiceError, as_service_error
 from audio.fetch import FetchPolicy, fetch_url
 from audio.formats import render
@@ -50,9 +51,12 @@ def form_of(body: dict[str, Any]) -> FormData:
 class BatchLines:
     """A `LineHandler` on the STT service."""
 
-    def __init__(self, settings: Settings, stt: SttService, store: JobStore) -> None:
+    def __init__(
+        self, settings: Settings, stt: SttService, store: JobStore, diarize: DiarizeService
+    ) -> None:
         self._settings = settings
         self._stt = stt
+        self._diarize = diarize
         self._store = store
         self._roots = [root.resolve() for root in settings.batch.allowed_roots]
 
@@ -79,9 +83,20 @@ class BatchLines:
             raise InvalidRequest("a batch line gives its audio as `url`", param="url")
         resolved = stt.resolve(request.model)
         options = replace(request.options(settings.stt, stt.default_vad()), background=True)
+        speakers = None
         with self._media(request.url) as media:
-            transcript = stt.transcribe_now(media, resolved.served, options)
-        rendered = render(transcript, request.response_format, request.granularities, request_id)
+            if request.diarize:
+                found = self._diarize.transcribe_now(
+                    media, resolved.served, options,
+                    self._diarize.options(request.min_speakers, request.max_speakers),
+                    request.references,
+                )  # fmt: skip
+                transcript, speakers = found.transcript, found.segments
+            else:
+                transcript = stt.transcribe_now(media, resolved.served, options)
+        rendered = render(
+            transcript, request.response_format, request.granularities, request_id, speakers
+        )
         return rendered.json if rendered.json is not None else rendered.text
 
     def _media(self, url: str) -> BinaryIO:

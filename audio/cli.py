@@ -14,6 +14,7 @@ from audio import heap
 from audio.errors import ServiceError, as_service_error
 from audio.formats import GRANULARITIES, RESPONSE_FORMATS, needs_segment_times, render
 from audio.settings import Settings, SettingsProblem, load_settings
+from diarizer.types import MAX_SPEAKERS
 from transcriber.errors import TranscriberError
 from transcriber.types import ALGORITHMS, SttOptions
 
@@ -47,6 +48,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
     from audio.services import Services
 
+    diarize = args.diarize or args.format == "diarized_json" or args.speakers is not None
+    if diarize and args.translate:
+        print("error: --diarize works on transcriptions, not translations", file=sys.stderr)
+        return 2
+    if args.speakers is not None and not 1 <= args.speakers <= MAX_SPEAKERS:
+        print(f"error: --speakers must be 1 to {MAX_SPEAKERS}", file=sys.stderr)
+        return 2
+    response_format = args.format or "text"
     services = Services.build(settings)
     stt = services.stt
     try:
@@ -54,22 +63,32 @@ def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
         resolved = stt.resolve(model_id)
         if resolved.served != stt.registry.canonical(model_id):
             print(f"note: {model_id} is not installed; using {resolved.served}", file=sys.stderr)
-        verbose = args.format == "verbose_json"
+        verbose = response_format == "verbose_json"
         granularities = frozenset(GRANULARITIES) if verbose else frozenset()
         options = SttOptions(
             task="translate" if args.translate else "transcribe",
             language=args.language,
             word_timestamps="word" in granularities,
-            segment_timestamps=needs_segment_times(args.format),
+            segment_timestamps=needs_segment_times(response_format),
             beam_size=settings.stt.beam_size,
             vad_filter=settings.stt.vad_filter,
             algorithm=args.algorithm or settings.stt.algorithm,
             vad=stt.default_vad(),
         )
-        transcript = stt.transcribe_now(args.file, resolved.served, options)
+        speakers = None
+        if diarize:
+            hints = services.diarize.options(args.speakers, args.speakers)
+            found = services.diarize.transcribe_now(args.file, resolved.served, options, hints)
+            transcript, speakers = found.transcript, found.segments
+        else:
+            transcript = stt.transcribe_now(args.file, resolved.served, options)
     finally:
         services.close()
-    rendered = render(transcript, args.format, granularities, "cli")
+    if diarize and response_format in ("text", "json"):
+        for piece in speakers or ():
+            print(f"[{piece.speaker}] {piece.segment.text.strip()}")
+        return 0
+    rendered = render(transcript, response_format, granularities, "cli", speakers)
     if rendered.json is not None:
         print(json.dumps(rendered.json, ensure_ascii=False, indent=2))
     else:
@@ -173,8 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("file")
     tr.add_argument("--model")
     tr.add_argument("--language")
-    tr.add_argument("--format", choices=RESPONSE_FORMATS, default="text")
+    tr.add_argument(
+        "--format", choices=RESPONSE_FORMATS,
+        help="default: text (with --diarize: one `[A] text` line per segment)",
+    )  # fmt: skip
     tr.add_argument("--translate", action="store_true", help="translate into English")
+    tr.add_argument(
+        "--diarize",
+        action="store_true",
+        help="who spoke when: speaker labels (text: one line per speaker turn)",
+    )
+    tr.add_argument("--speakers", type=int, metavar="N",
+                    help="with --diarize: the number of speakers, if known")  # fmt: skip
     tr.add_argument("--algorithm", choices=ALGORITHMS)
     tr.set_defaults(func=_transcribe)
 
@@ -200,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "what",
         nargs="?",
-        choices=["stt", "tts", "sse", "latency", "realtime", "batch", "load"],
+        choices=["stt", "tts", "sse", "latency", "realtime", "batch", "diarize", "load"],
         default="stt",
     )
     bench.add_argument(
@@ -208,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--seconds", type=float, default=300.0, help="load: how long")
     bench.add_argument("--max-requests", type=int, default=20000, help="load: at most this many")
-    bench.add_argument("--hour", action="store_true", help="stt: add the one-hour memory run")
+    bench.add_argument(
+        "--hour", action="store_true", help="stt, diarize: add the one-hour memory run"
+    )
     bench.add_argument(
         "--samples", metavar="DIR",
         help="real-speech samples (jfk.flac, multilingual.mp3), e.g. ../shared/samples; "

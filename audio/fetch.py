@@ -57,8 +57,8 @@ class FetchPolicy:
         )  # fmt: skip
 
 
-def _bad_url(reason: str) -> InvalidRequest:
-    return InvalidRequest(f"url is not allowed: {reason}", param="url")
+def _bad_url(reason: str, param: str = "url") -> InvalidRequest:
+    return InvalidRequest(f"{param} is not allowed: {reason}", param=param)
 
 
 def address_allowed(addr: IPAddress, policy: FetchPolicy) -> bool:
@@ -99,10 +99,11 @@ async def _resolve(host: str, port: int, policy: FetchPolicy) -> IPAddress:
     return addrs[0]
 
 
-def _decode_data_url(url: str, max_bytes: int) -> bytes:
+def decode_data_url(url: str, max_bytes: int, param: str = "url") -> bytes:
+    """The bytes of a `data:` URL (base64 or percent-encoded); 400 naming `param`."""
     header, sep, payload = url.partition(",")
-    if not sep:
-        raise _bad_url("malformed data: URL")
+    if not sep or not header.startswith("data:"):
+        raise _bad_url("malformed data: URL", param)
     if len(payload) * 3 // 4 > max_bytes:
         raise RequestTooLarge(max_bytes)
     try:
@@ -110,13 +111,13 @@ def _decode_data_url(url: str, max_bytes: int) -> bytes:
             return base64.b64decode(payload, validate=True)
         return urllib.parse.unquote_to_bytes(payload)
     except (binascii.Error, ValueError) as exc:
-        raise _bad_url("malformed base64 in data: URL") from exc
+        raise _bad_url("malformed base64 in data: URL", param) from exc
 
 
 async def fetch_url(url: str, policy: FetchPolicy) -> bytes:
     """Return the body at `url`, or raise InvalidRequest / RequestTooLarge."""
     if url.startswith("data:"):
-        return _decode_data_url(url, policy.max_bytes)
+        return decode_data_url(url, policy.max_bytes)
     timeout = httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as c:
         for _ in range(policy.max_redirects + 1):

@@ -40,7 +40,9 @@ class _Worker:
 
         self.settings = Settings.model_validate_json(settings_json)
         self.services = Services.build(self.settings)
-        self.lines = BatchLines(self.settings, self.services.stt, batch_store(self.settings))
+        self.lines = BatchLines(
+            self.settings, self.services.stt, batch_store(self.settings), self.services.diarize
+        )
 
     def handle(self, endpoint: str, line: Line) -> Outcome:
         return self.lines.handle(endpoint, line)

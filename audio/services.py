@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from audio.batch_service import BatchLines
+from audio.diarize_service import DiarizeService
 from audio.encode import resample
 from audio.ratelimit import Quotas, RateLimiter
 from audio.settings import Budgets, Settings, TtsSettings
@@ -71,7 +72,9 @@ def batch_store(settings: Settings) -> JobStore:
     return JobStore(data / "jobs.sqlite3", data / "files", settings.batch.retention_seconds)
 
 
-def batch_jobs(settings: Settings, stt: SttService) -> tuple[JobStore, BatchRunner]:
+def batch_jobs(
+    settings: Settings, stt: SttService, diarize: DiarizeService
+) -> tuple[JobStore, BatchRunner]:
     """The job store and the runner (not started): lines decoded in this process, or on
     the Ray cluster at `SPEECH_BATCH__RAY_ADDRESS` (one actor per CPU it offers, unless
     `SPEECH_BATCH__WORKERS` says otherwise)."""
@@ -83,7 +86,9 @@ def batch_jobs(settings: Settings, stt: SttService) -> tuple[JobStore, BatchRunn
         actors = settings.batch.workers if "workers" in settings.batch.model_fields_set else cpus
         pool = ActorPool(settings, actors)
         return store, BatchRunner(store, RayLines(pool), actors)
-    return store, BatchRunner(store, BatchLines(settings, stt, store), settings.batch.workers)
+    return store, BatchRunner(
+        store, BatchLines(settings, stt, store, diarize), settings.batch.workers
+    )
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ class Services:
     """Transcription and translation."""
     tts: TtsService
     """Speech."""
+    diarize: DiarizeService
+    """Who spoke when, beside a transcription."""
 
     @classmethod
     def build(cls, settings: Settings, loader: Loader = WhisperModel.load) -> Services:
@@ -106,7 +113,7 @@ class Services:
         pool = InferencePool(workers.workers, workers.queue_size, workers.retry_after_seconds)
         stt = SttService(settings, stt_registry(settings, loader), pool, SileroVad())
         tts = TtsService(VoiceCatalog.load(), voice_engines(settings.tts), pool)
-        return cls(settings, pool, stt, tts)
+        return cls(settings, pool, stt, tts, DiarizeService(settings, stt))
 
     def warm(self) -> None:
         """Load every voice engine and the default STT model, and run each once (blocking).
@@ -145,3 +152,4 @@ class Services:
         """Let running work finish, then release the models and the batcher threads."""
         self.pool.shutdown()
         self.stt.close()
+        self.diarize.close()

@@ -35,6 +35,7 @@ DEFAULT_MODEL_ALIASES: dict[str, str] = {
     "whisper-1": "whisper-large-v3",
     "gpt-4o-transcribe": "whisper-large-v3",
     "gpt-4o-mini-transcribe": "whisper-large-v3",
+    "gpt-4o-transcribe-diarize": "whisper-large-v3",
 }
 """OpenAI's ids, served by the best Whisper (LiveKit and Pipecat send these by default)."""
 MAX_AUTO_DECODERS = 4
@@ -189,6 +190,21 @@ class BatchSettings(BaseModel):
     `ray://host:10001`); unset: inside the server."""
 
 
+class DiarizationSettings(BaseModel):
+    """Who spoke when (`response_format=diarized_json`, `diarize=true`)."""
+
+    threshold: float = Field(default=0.45, gt=0, lt=2)
+    """Cosine distance between two groups of voice windows above which they are
+    different speakers (lower: more speakers); chosen by `bench diarize`."""
+    weights: Path | None = None
+    """The speaker encoder's `pretrained.pt`; None: the one in the installed resemblyzer
+    wheel (checked by sha256 either way)."""
+    reference_min_seconds: float = Field(default=2.0, gt=0)
+    """Shortest `known_speaker_references[]` clip accepted (OpenAI's: 2 s)."""
+    reference_max_seconds: float = Field(default=10.0, gt=0)
+    """Longest `known_speaker_references[]` clip accepted (OpenAI's: 10 s)."""
+
+
 class UrlSettings(BaseModel):
     allow_networks: list[str] = Field(default_factory=list)
     """CIDRs exempt from the private-address ban (tests allow 127.0.0.1/32)."""
@@ -285,6 +301,8 @@ class Settings(BaseSettings):
     """A file of accepted keys' sha256 digests (hex), one per line, `#` comments;
     re-read on SIGHUP."""
     log_level: str = "info"
+    playground: bool = True
+    """Serve the playground page at `/` and `/playground` (the API does not need it)."""
     warmup: bool = True
     """Load the default STT model and every voice engine at startup and run each once,
     so the first request is as fast as the tenth (startup takes a few seconds longer)."""
@@ -303,6 +321,7 @@ class Settings(BaseSettings):
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     batch: BatchSettings = Field(default_factory=BatchSettings)
+    diarization: DiarizationSettings = Field(default_factory=DiarizationSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod

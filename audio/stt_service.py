@@ -97,17 +97,19 @@ class SttService:
         for engine in engines:
             engine.close()
 
+    def decode(self, media: BinaryIO | str, options: SttOptions) -> SampleSource:
+        """16-kHz samples of an upload, in the form the request's algorithm reads
+        (int16 for chunked, float32 for sequential); 400 for what is not audio."""
+        max_seconds = self.settings.limits.max_duration_seconds
+        if options.algorithm == "chunked":
+            return decode_int16(media, max_seconds=max_seconds)
+        return decode_audio(media, max_seconds=max_seconds)
+
     def _open(
-        self, media: BinaryIO | str, model_id: str, options: SttOptions,
+        self, source: SampleSource, model_id: str, options: SttOptions,
         cancel: threading.Event | None, incremental: bool,
     ) -> TranscriptStream:  # fmt: skip
-        """Decode, load (once) and start decoding with the request's algorithm."""
-        max_seconds = self.settings.limits.max_duration_seconds
-        source: SampleSource = (
-            decode_int16(media, max_seconds=max_seconds)
-            if options.algorithm == "chunked"
-            else decode_audio(media, max_seconds=max_seconds)
-        )
+        """Load (once) and start decoding with the request's algorithm."""
         engine = self.engine(model_id, options.algorithm)
         return engine.stream(source, options, cancel, incremental)
 
@@ -116,7 +118,14 @@ class SttService:
         cancel: threading.Event | None = None,
     ) -> Transcript:  # fmt: skip
         """Blocking: the whole transcript. Call from a worker thread."""
-        transcript = self._open(media, model_id, options, cancel, incremental=False).collect()
+        return self.transcribe_samples_now(self.decode(media, options), model_id, options, cancel)
+
+    def transcribe_samples_now(
+        self, source: SampleSource, model_id: str, options: SttOptions,
+        cancel: threading.Event | None = None,
+    ) -> Transcript:  # fmt: skip
+        """Blocking: the whole transcript of decoded samples (see `decode`)."""
+        transcript = self._open(source, model_id, options, cancel, incremental=False).collect()
         self._count(transcript.duration)
         return transcript
 
@@ -126,7 +135,7 @@ class SttService:
     ) -> Iterator[Segment]:  # fmt: skip
         """Blocking generator: segments as they are decoded (SSE); stops on cancel. The
         audio's length is appended to `durations` once it is decoded."""
-        stream = self._open(media, model_id, options, cancel, incremental=True)
+        stream = self._open(self.decode(media, options), model_id, options, cancel, True)
         if durations is not None:
             durations.append(stream.duration)
         for segment in stream.segments:

@@ -11,7 +11,7 @@ import pytest
 
 from .helpers import ROOT
 
-ROOMS = ("common", "jobs", "realtime", "segmenter", "transcriber", "voices")
+ROOMS = ("common", "diarizer", "jobs", "realtime", "segmenter", "transcriber", "voices")
 """Framework-free packages: they never import the web framework or the service shell."""
 FORBIDDEN = ("fastapi", "starlette", "sse_starlette", "uvicorn", "audio")
 BUILT_ONCE = {
@@ -22,6 +22,7 @@ BUILT_ONCE = {
     "VoiceEngines",
     "JobStore",
     "BatchRunner",
+    "DiarizeService",
 }
 """Constructed only in audio/services.py (tests aside)."""
 

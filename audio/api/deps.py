@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from audio.diarize_service import DiarizeService
 from audio.errors import AuthenticationError
 from audio.keys import ApiKeys
 from audio.ratelimit import Budget, RateLimiter, client_identity
@@ -22,6 +23,11 @@ def get_settings(request: Request) -> Settings:
 
 def get_stt(request: Request) -> SttService:
     service: SttService = request.app.state.stt
+    return service
+
+
+def get_diarize(request: Request) -> DiarizeService:
+    service: DiarizeService = request.app.state.diarize
     return service
 
 
@@ -96,3 +102,4 @@ API_DEPENDENCIES = [Depends(check_api_key), Depends(limit_requests)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SttDep = Annotated[SttService, Depends(get_stt)]
 TtsDep = Annotated[TtsService, Depends(get_tts)]
+DiarizeDep = Annotated[DiarizeService, Depends(get_diarize)]

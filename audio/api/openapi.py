@@ -15,6 +15,7 @@ from audio.constants import MAX_PROMPT_CHARS
 from audio.encode import SPEECH_MEDIA_TYPES
 from audio.formats import GRANULARITIES, RESPONSE_FORMATS, TRANSCRIPT_MEDIA_TYPES
 from audio.languages import LANGUAGES
+from diarizer.types import MAX_KNOWN_SPEAKERS, MAX_SPEAKERS
 from transcriber.types import ALGORITHMS
 
 Schema = dict[str, Any]
@@ -68,8 +69,9 @@ _SEGMENT: Schema = {
     "type": "object",
     "required": ["id", "start", "end", "text"],
     "properties": {
-        "id": {"type": "integer"},
+        "id": {"type": ["integer", "string"], "description": "`seg_N` in diarized_json"},
         "seek": {"type": "integer"},
+        "speaker": {"type": "string"},
         "start": {"type": "number"},
         "end": {"type": "number"},
         "text": {"type": "string"},
@@ -139,6 +141,22 @@ def transcription_openapi() -> Schema:
                 "description": "`auto`, or a JSON server_vad object "
                 "(threshold, prefix_padding_ms, silence_duration_ms).",
             },
+            "known_speaker_names[]": {
+                "type": "array",
+                "maxItems": MAX_KNOWN_SPEAKERS,
+                "items": {"type": "string", "minLength": 1, "maxLength": 64},
+            },
+            "known_speaker_references[]": {
+                "type": "array",
+                "maxItems": MAX_KNOWN_SPEAKERS,
+                "items": {"type": "string", "description": "data: URL of a 2-10 s clip"},
+            },
+            "diarize": {
+                "type": "boolean",
+                "description": "Extension: speakers in verbose_json, srt and vtt.",
+            },
+            "min_speakers": {"type": "integer", "minimum": 1, "maximum": MAX_SPEAKERS},
+            "max_speakers": {"type": "integer", "minimum": 1, "maximum": MAX_SPEAKERS},
         },
         "additionalProperties": True,
     }

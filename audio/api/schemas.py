@@ -15,13 +15,18 @@ from typing import BinaryIO
 from starlette.datastructures import FormData, UploadFile
 
 from audio.constants import MAX_PROMPT_CHARS
+from audio.diarize_service import Reference
 from audio.errors import InvalidRequest
-from audio.formats import GRANULARITIES, RESPONSE_FORMATS, needs_segment_times
+from audio.fetch import decode_data_url
+from audio.formats import GRANULARITIES, RESPONSE_FORMATS, SPEAKER_FORMATS, needs_segment_times
 from audio.languages import LANGUAGES
 from audio.settings import SttSettings
+from diarizer.types import MAX_KNOWN_SPEAKERS, MAX_SPEAKERS
 from segmenter.vad import VadOptions
 from transcriber.types import ALGORITHMS, Algorithm, SttOptions, Task
 
+MAX_REFERENCE_BYTES = 8 * 1024 * 1024
+"""A reference clip's encoded size limit (10 s of 16-bit 48-kHz stereo WAV is 3.8 MB)."""
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -49,6 +54,15 @@ class TranscriptionRequest:
     """Extension: `chunked` or `sequential`; None takes the server default."""
     vad: VadOptions | None
     """From `chunking_strategy=server_vad` (None: the server's VAD defaults)."""
+    diarize: bool = False
+    """Find who spoke when: `response_format=diarized_json`, or the `diarize=true`
+    extension with verbose_json, srt or vtt."""
+    references: tuple[Reference, ...] = ()
+    """`known_speaker_names[]` with their `known_speaker_references[]`."""
+    min_speakers: int | None = None
+    """Extension: at least this many speakers."""
+    max_speakers: int | None = None
+    """Extension: at most this many speakers."""
 
     def options(self, stt: SttSettings, vad: VadOptions) -> SttOptions:
         """Decoding options: this request's, the server's defaults for the rest."""
@@ -215,6 +229,86 @@ def _vad(form: FormData, default: VadOptions) -> VadOptions | None:
     return VadOptions(threshold=threshold, silence_ms=silence, padding_ms=padding)
 
 
+def _list(form: FormData, name: str) -> list[str]:
+    values = [v for key in (f"{name}[]", name) for v in form.getlist(key)]
+    if any(not isinstance(v, str) for v in values):
+        raise InvalidRequest(f"`{name}[]` must be text fields", param=name)
+    return [str(v) for v in values]
+
+
+def _references(form: FormData) -> tuple[Reference, ...]:
+    names = [n.strip() for n in _list(form, "known_speaker_names")]
+    urls = [u.strip() for u in _list(form, "known_speaker_references")]
+    if len(names) != len(urls):
+        raise InvalidRequest(
+            f"known_speaker_names[] ({len(names)}) and known_speaker_references[] "
+            f"({len(urls)}) must have the same number of entries",
+            param="known_speaker_names",
+        )
+    if len(names) > MAX_KNOWN_SPEAKERS:
+        raise InvalidRequest(
+            f"at most {MAX_KNOWN_SPEAKERS} known speakers are supported, got {len(names)}",
+            param="known_speaker_names",
+        )
+    if any(not n or len(n) > 64 for n in names) or len(set(names)) != len(names):
+        raise InvalidRequest(
+            "known_speaker_names[] must be distinct, non-empty names of at most 64 characters",
+            param="known_speaker_names",
+        )
+    refs = []
+    for index, (name, url) in enumerate(zip(names, urls, strict=True)):
+        param = f"known_speaker_references[{index}]"
+        if not url.startswith("data:"):
+            raise InvalidRequest(
+                f"{param} must be a data: URL of an audio clip (data:audio/wav;base64,...)",
+                param=param,
+            )
+        refs.append(Reference(name, decode_data_url(url, MAX_REFERENCE_BYTES, param)))
+    return tuple(refs)
+
+
+def _speaker_count(form: FormData, name: str) -> int | None:
+    raw = (_text(form, name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SPEAKERS:
+        raise InvalidRequest(
+            f"{name} must be a whole number from 1 to {MAX_SPEAKERS}, got {raw!r}", param=name
+        )
+    return int(raw)
+
+
+def _diarization(
+    form: FormData, task: Task, response_format: str, prompt: str | None
+) -> tuple[bool, tuple[Reference, ...], int | None, int | None]:
+    """(diarize, references, min_speakers, max_speakers), checked as OpenAI checks them."""
+    diarize = response_format == "diarized_json" or (
+        _bool(form, "diarize") and response_format in SPEAKER_FORMATS
+    )
+    references = _references(form)
+    low, high = _speaker_count(form, "min_speakers"), _speaker_count(form, "max_speakers")
+    if not diarize:
+        if references:
+            raise InvalidRequest(
+                "known speakers need response_format=diarized_json (or diarize=true with "
+                "verbose_json, srt or vtt)",
+                param="known_speaker_names",
+            )
+        return False, (), None, None
+    if task == "translate":
+        raise InvalidRequest(
+            "diarization is available on /audio/transcriptions, not on translations",
+            param="response_format",
+        )
+    if prompt:
+        raise InvalidRequest("prompt is not supported with diarization", param="prompt")
+    if low is not None and high is not None and low > high:
+        raise InvalidRequest(
+            f"min_speakers ({low}) is larger than max_speakers ({high})", param="min_speakers"
+        )
+    return True, references, low, high
+
+
 def parse_transcription_form(
     form: FormData, task: Task, default_vad: VadOptions | None = None
 ) -> TranscriptionRequest:
@@ -235,6 +329,9 @@ def parse_transcription_form(
             f"prompt contains {len(prompt)} characters",
             param="prompt",
         )
+    diarize, references, min_speakers, max_speakers = _diarization(
+        form, task, response_format, prompt
+    )
     return TranscriptionRequest(
         task=task,
         model=model,
@@ -248,4 +345,8 @@ def parse_transcription_form(
         stream=_bool(form, "stream"),
         algorithm=_algorithm(form),
         vad=_vad(form, default_vad or VadOptions()),
+        diarize=diarize,
+        references=references,
+        min_speakers=min_speakers,
+        max_speakers=max_speakers,
     )

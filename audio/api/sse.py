@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 
 from sse_starlette import EventSourceResponse
 
+from audio.diarize_service import DiarizedTranscript
 from audio.errors import as_service_error
+from audio.formats import diarized_segment, usage
 from transcriber.types import Segment
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,19 @@ async def transcript_events(
         cancel.set()
         if finish is not None:
             await finish()
+
+
+async def diarized_events(
+    found: DiarizedTranscript, request_id: str
+) -> AsyncIterator[dict[str, str]]:
+    """OpenAI's diarized stream: a `transcript.text.segment` per speaker segment, then
+    `transcript.text.done` with the whole text and the usage. The speakers are known
+    only once the whole file is heard, so the segments come together at the end."""
+    for piece in found.segments:
+        yield _event(diarized_segment(piece))
+    transcript = found.transcript
+    yield _event({"type": "transcript.text.done", "text": transcript.text,
+                  "usage": usage(transcript)})  # fmt: skip
 
 
 async def speech_events(

@@ -12,22 +12,24 @@ from fastapi.responses import JSONResponse
 
 from audio.api.deps import (
     API_DEPENDENCIES,
+    DiarizeDep,
     SettingsDep,
     SttDep,
     charge,
     request_id,
     spend,
 )
+from audio.diarize_service import DiarizeService
 from audio.errors import RequestTooLarge
 from audio.fetch import FetchPolicy, fetch_url
-from audio.formats import render
+from audio.formats import Rendered, render
 from audio.settings import Settings
 from audio.stt_service import SttService
 from transcriber.types import Task
 
 from .openapi import API_ERRORS, error_responses, transcription_openapi
 from .schemas import TranscriptionRequest, parse_transcription_form
-from .sse import event_stream, primed, transcript_events
+from .sse import diarized_events, event_stream, primed, transcript_events
 
 router = APIRouter(dependencies=API_DEPENDENCIES)
 
@@ -54,7 +56,10 @@ async def _watch_disconnect(request: Request, cancel: threading.Event) -> None:
             return
 
 
-async def _handle(request: Request, task: Task, settings: Settings, stt: SttService) -> Response:
+async def _handle(
+    request: Request, task: Task, settings: Settings, stt: SttService,
+    diarize: DiarizeService | None = None,
+) -> Response:  # fmt: skip
     form = await request.form(max_files=_MAX_FORM_FILES, max_fields=_MAX_FORM_FIELDS)
     cancel = threading.Event()
     watcher = asyncio.create_task(_watch_disconnect(request, cancel))
@@ -64,6 +69,19 @@ async def _handle(request: Request, task: Task, settings: Settings, stt: SttServ
         await spend(request, "audio-seconds", 0)  # admitted while anything is left
         media = await _media(req, settings)
         options = req.options(settings.stt, stt.default_vad())
+        if req.diarize and diarize is not None:
+            found = await diarize.transcribe(
+                media, resolved, options,
+                diarize.options(req.min_speakers, req.max_speakers), req.references, cancel,
+            )  # fmt: skip
+            await charge(request, "audio-seconds", found.transcript.duration)
+            headers = {"x-served-model": resolved.served}
+            if req.stream:
+                events = diarized_events(found, request_id(request))
+                return event_stream(events, headers, settings.shutdown_grace_seconds)
+            rendered = render(found.transcript, req.response_format, req.granularities,
+                              request_id(request), found.segments)  # fmt: skip
+            return _response(rendered, headers)
         if req.stream:
             decoded: list[float] = []
             segments = await primed(stt.stream(media, resolved, options, cancel, decoded))
@@ -79,7 +97,10 @@ async def _handle(request: Request, task: Task, settings: Settings, stt: SttServ
         watcher.cancel()
         await form.close()
     rendered = render(transcript, req.response_format, req.granularities, request_id(request))
-    headers = {"x-served-model": resolved.served}
+    return _response(rendered, {"x-served-model": resolved.served})
+
+
+def _response(rendered: Rendered, headers: dict[str, str]) -> Response:
     if rendered.json is not None:
         return JSONResponse(rendered.json, headers=headers)
     return Response(rendered.text, media_type=rendered.media_type, headers=headers)
@@ -99,8 +120,9 @@ async def transcriptions(
     request: Request,
     settings: SettingsDep,
     stt: SttDep,
+    diarize: DiarizeDep,
 ) -> Response:
-    return await _handle(request, "transcribe", settings, stt)
+    return await _handle(request, "transcribe", settings, stt, diarize)
 
 
 @router.post(

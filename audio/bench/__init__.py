@@ -1,5 +1,5 @@
-"""`speech-pipeline bench [stt|tts|sse|latency|realtime|batch|load]`: measurements, written to
-BENCHMARKS.md (load: RELIABILITY.md).
+"""`speech-pipeline bench [stt|tts|sse|latency|realtime|batch|diarize|load]`: measurements,
+written to BENCHMARKS.md (load: RELIABILITY.md).
 
 Every figure is reported next to a control run made in the same process on the
 same input (stock faster-whisper for STT, the unshaped engine for TTS).
@@ -31,6 +31,10 @@ def run_bench(settings: Settings, args: argparse.Namespace) -> int:
         from audio.bench.batch import run_batch_bench
 
         return run_batch_bench(args)
+    if args.what == "diarize":
+        from audio.bench.diarize import run_diarize_bench
+
+        return run_diarize_bench(args)
     if args.what == "realtime":
         from audio.bench.realtime import run_realtime_bench
 
