@@ -3,7 +3,7 @@
 Audio is kept at 16 kHz on the session's own timeline (samples since the first append).
 With `server_vad` the session finds each turn itself (Silero, frame by frame); without,
 the client commits. While a turn is spoken it is re-decoded every `delta_interval`; words
-two decodes in a row agree on, and all but the newest decode's last two words, are sent
+two decodes in a row agree on, and all but the newest decode's last word, are sent
 as `delta` once and never taken back; the committed turn is decoded once more for
 `completed`. Interim decodes
 are skipped while the decoders have other work; a committed turn is always decoded.
@@ -52,9 +52,12 @@ MIN_COMMIT_SECONDS = 0.1
 """A commit needs at least this much audio (OpenAI's rule)."""
 MIN_NEW_INTERIM_SECONDS = 0.25
 """An interim decode waits until at least this much new audio has arrived."""
-HELD_BACK_WORDS = 2
-"""An interim decode's last words wait for the next decode (the end of the audio may cut
-a word, and Whisper revises the last words most)."""
+HELD_BACK_WORDS = 1
+"""An interim decode's last word waits for the next decode (the end of the audio may cut
+it, and Whisper revises the last word most) ..."""
+PAUSE_SECONDS = 0.1
+"""... unless the audio decoded ends in a pause this long (the VAD's frames): then the
+last word is whole, and it goes out at once."""
 SPEECH_HOLD = 0.15
 """Inside speech, a frame counts as speech down to `threshold - SPEECH_HOLD` (Silero's own
 hysteresis), so one weak frame does not end a turn."""
@@ -365,7 +368,9 @@ class RealtimeSession:
             if self._turn is not turn:
                 continue  # committed or cleared meanwhile
             words = _words(result.text)
-            stable = max(_agreed(words, turn.hypothesis), len(words) - HELD_BACK_WORDS)
+            paused = end - turn.last_voice >= PAUSE_SECONDS * SAMPLE_RATE
+            held = 0 if paused else HELD_BACK_WORDS
+            stable = max(_agreed(words, turn.hypothesis), len(words) - held)
             turn.hypothesis = words
             if stable > len(turn.sent):
                 # Stable: what two decodes in a row agree on, and anything but the newest

@@ -273,3 +273,30 @@ def test_cancel_keeps_finished_lines(url: str) -> None:
     assert 2 <= len(output) == done.request_counts.completed < 30
     again = httpx.post(f"{url}/v1/batches/{batch.id}/cancel")
     assert again.status_code == 200 and again.json()["status"] == "cancelled"
+
+
+def test_batch_lines_can_be_diarized(url: str) -> None:
+    """Batch lines take the diarization fields as the route does (and its errors)."""
+    data_url = "data:audio/wav;base64," + base64.b64encode(HELLO.read_bytes()).decode()
+    bodies = {
+        "diarized": {"response_format": "diarized_json"},
+        "verbose": {"response_format": "verbose_json", "diarize": True},
+        "prompt": {"response_format": "diarized_json", "prompt": "hello"},
+    }
+    lines = [json.dumps({"custom_id": cid, "method": "POST", "url": ENDPOINT,
+                         "body": {"model": "whisper-1", "url": data_url, **body}})
+             for cid, body in bodies.items()]  # fmt: skip
+    client = openai.OpenAI(api_key="x", base_url=f"{url}/v1", max_retries=0)
+    batch_file = client.files.create(file=("d.jsonl", "\n".join(lines).encode()), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=batch_file.id, endpoint=ENDPOINT, completion_window="24h"
+    )
+    done = _wait(client.batches.retrieve, batch.id)
+    assert done.request_counts.completed == 2 and done.request_counts.failed == 1
+    out = _records(client.files.content(done.output_file_id).content)
+    diarized = out["diarized"]["response"]["body"]
+    assert {s["speaker"] for s in diarized["segments"]} == {"A"}
+    assert "short test" in diarized["text"]
+    assert out["verbose"]["response"]["body"]["segments"][0]["speaker"] == "A"
+    errors = _records(client.files.content(done.error_file_id).content)
+    assert errors["prompt"]["response"]["body"]["error"]["param"] == "prompt"
