@@ -495,30 +495,30 @@ async function speak(event) {
     $("speak-result").hidden = false;
     const type = response.headers.get("content-type") || "application/octet-stream";
     const chunks = [];
+    // the body's chunks as they arrive, kept for the download, the first one timed
+    async function* received() {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        if (firstByte === null) firstByte = performance.now() - started;
+        chunks.push(value);
+        yield value;
+      }
+    }
     if (format === "mp3" && window.MediaSource && MediaSource.isTypeSupported("audio/mpeg")) {
       const source = new MediaSource();
       player.src = URL.createObjectURL(source);
       await new Promise((resolve) => source.addEventListener("sourceopen", resolve, { once: true }));
       const buffer = source.addSourceBuffer("audio/mpeg");
-      const reader = response.body.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        if (firstByte === null) firstByte = performance.now() - started;
-        chunks.push(value);
+      for await (const value of received()) {
         buffer.appendBuffer(value);
         await new Promise((resolve) => buffer.addEventListener("updateend", resolve, { once: true }));
         if (player.paused && chunks.length === 1) player.play().catch(() => {});
       }
       source.endOfStream();
     } else {
-      const reader = response.body.getReader();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        if (firstByte === null) firstByte = performance.now() - started;
-        chunks.push(value);
-      }
+      for await (const value of received()) void value;
       player.src = URL.createObjectURL(new Blob(chunks, { type }));
       player.play().catch(() => {});
     }

@@ -106,37 +106,22 @@ def test_stream_sends_segments_then_done(oai: openai.OpenAI, talk: Conversation)
 
 
 def test_speakers_in_verbose_json_srt_and_vtt(server: str, talk: Conversation) -> None:
-    body = wav_bytes(talk.samples)
-    files = {"file": ("talk.wav", body, "audio/wav")}
+    files = {"file": ("talk.wav", wav_bytes(talk.samples), "audio/wav")}
     with httpx.Client(base_url=server, timeout=120) as c:
-        verbose = c.post(
-            "/v1/audio/transcriptions",
-            files=files,
-            data={"model": "whisper-1", "response_format": "verbose_json", "diarize": "true"},
-        ).json()
-        speakers = {s["speaker"] for s in verbose["segments"]}
-        assert speakers == {"A", "B"}
-        vtt = c.post(
-            "/v1/audio/transcriptions",
-            files=files,
-            data={"model": "whisper-1", "response_format": "vtt", "diarize": "true"},
-        ).text
+
+        def post(response_format: str, **extra: str) -> httpx.Response:
+            data = {"model": "whisper-1", "response_format": response_format, **extra}
+            return c.post("/v1/audio/transcriptions", files=files, data=data)
+
+        verbose = post("verbose_json", diarize="true").json()
+        assert {s["speaker"] for s in verbose["segments"]} == {"A", "B"}
+        vtt = post("vtt", diarize="true").text
         assert "<v A>" in vtt and "<v B>" in vtt
-        srt = c.post(
-            "/v1/audio/transcriptions",
-            files=files,
-            data={"model": "whisper-1", "response_format": "srt", "diarize": "true"},
-        ).text
+        srt = post("srt", diarize="true").text
         assert "[A] " in srt and "[B] " in srt
-        plain = c.post(
-            "/v1/audio/transcriptions",
-            files=files,
-            data={"model": "whisper-1", "response_format": "verbose_json"},
-        ).json()
+        plain = post("verbose_json").json()
         assert all("speaker" not in s for s in plain["segments"])
-        fixed = c.post("/v1/audio/transcriptions", files=files, data={
-            "model": "whisper-1", "response_format": "diarized_json", "min_speakers": "3",
-            "max_speakers": "3"}).json()  # fmt: skip
+        fixed = post("diarized_json", min_speakers="3", max_speakers="3").json()
         assert len({s["speaker"] for s in fixed["segments"]}) <= 3
 
 
