@@ -116,9 +116,14 @@ class DiarizeService:
         options = replace(options, word_timestamps=True, segment_timestamps=True)
         source = self.stt.decode(media, options)
         diarizer = self.diarizer()
+        stop = threading.Event()
         with ThreadPoolExecutor(1, thread_name_prefix="diarize") as side:
-            turns = side.submit(diarizer.diarize, source, diarize, known)
-            transcript = self.stt.transcribe_samples_now(source, model_id, options, cancel)
+            turns = side.submit(diarizer.diarize, source, diarize, known, stop)
+            try:
+                transcript = self.stt.transcribe_samples_now(source, model_id, options, cancel)
+            except BaseException:
+                stop.set()  # the client left or the decode failed: stop diarizing too
+                raise
             diarization = turns.result()
         segments = attribute(transcript.segments, diarization.turns)
         return DiarizedTranscript(transcript, tuple(segments), diarization)

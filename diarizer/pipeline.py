@@ -9,6 +9,7 @@ time and only their embeddings (1 KB each) are kept.
 from __future__ import annotations
 
 import string
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -128,21 +129,27 @@ class Diarizer:
 
     def diarize(
         self, audio: SampleSource, options: DiarizeOptions | None = None,
-        known: Sequence[KnownSpeaker] = (),
+        known: Sequence[KnownSpeaker] = (), cancel: threading.Event | None = None,
     ) -> Diarization:  # fmt: skip
-        """Speaker turns of 16-kHz audio, float32 or int16 (no turns where nobody speaks)."""
-        return self.turns(self.embed_file(audio), options or DiarizeOptions(), known)
+        """Speaker turns of 16-kHz audio, float32 or int16 (no turns where nobody speaks).
+        Setting `cancel` stops the work at the next batch of windows (no turns)."""
+        embedded = self.embed_file(audio, cancel)
+        if cancel is not None and cancel.is_set():
+            return Diarization((), ())
+        return self.turns(embedded, options or DiarizeOptions(), known)
 
-    def embed_file(self, audio: SampleSource) -> Embedded:
+    def embed_file(self, audio: SampleSource, cancel: threading.Event | None = None) -> Embedded:
         """The embedding windows of a file and their embeddings (the costly half)."""
         regions = speech_regions(self.vad.probabilities(audio), audio.shape[0], REGION_VAD)
         size = self.encoder.partial_samples
         windows = _windows(regions, size)
+        parts = []
         with threadpool_limits(BLAS_THREADS, user_api="blas"):
-            parts = [
-                self.encoder.embed(_clips(audio, windows[i : i + _EMBED_BATCH], size))
-                for i in range(0, len(windows), _EMBED_BATCH)
-            ]
+            for i in range(0, len(windows), _EMBED_BATCH):
+                if cancel is not None and cancel.is_set():
+                    windows = windows[:i]
+                    break
+                parts.append(self.encoder.embed(_clips(audio, windows[i : i + _EMBED_BATCH], size)))
         empty = np.zeros((0, 0), np.float32)
         return Embedded(tuple(windows), np.concatenate(parts) if parts else empty)
 

@@ -178,3 +178,15 @@ def test_real_two_speaker_conversations(diarizer: Diarizer, shared_samples: Path
 def test_silence_has_no_speakers(diarizer: Diarizer) -> None:
     assert diarizer.diarize(np.zeros(16000 * 3, np.float32)).turns == ()
     assert diarizer.diarize(np.zeros(0, np.float32)).speakers == ()
+
+
+def test_cancel_stops_the_work(diarizer: Diarizer, shared_samples: Path) -> None:
+    import threading
+
+    speakers = real_speakers(shared_samples, diarizer.vad)
+    talk = conversation("c", speakers, np.random.default_rng(5)).samples
+    stop = threading.Event()
+    stop.set()
+    assert diarizer.diarize(talk, cancel=stop).turns == ()
+    assert len(diarizer.embed_file(talk, stop).windows) == 0
+    assert diarizer.diarize(talk, cancel=threading.Event()).turns != ()
