@@ -16,6 +16,10 @@ MODEL_PARAM = "session.audio.input.transcription.model"
 INTERIM_MIN_FRAMES = 600
 """Interim decodes of a turn being spoken encode at least 6 s (finals at least 10 s): the
 first words of a turn come sooner, and a loop in an interim shows only as a late delta."""
+INTERIM_TOKENS_PER_SECOND = 6.0
+"""Interim decodes stop at this many tokens per encoded second (twice the turn's length:
+about 12 per second of speech, where people say 3-5): a greedy decode that loops ends in
+time instead of running to the model's limit and holding the next deltas back."""
 
 
 def session_limits(settings: RealtimeSettings) -> SessionLimits:
@@ -65,6 +69,7 @@ class RealtimeTranscriber:
                 audio, resolved, config.language, config.prompt,
                 self._beam_size if final else 1,
                 UTTERANCE_MIN_FRAMES if final else INTERIM_MIN_FRAMES,
+                None if final else INTERIM_TOKENS_PER_SECOND,
             )  # fmt: skip
         except (ServiceError, TranscriberError) as exc:
             error = as_service_error(exc)

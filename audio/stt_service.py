@@ -174,10 +174,12 @@ class SttService:
     async def transcribe_turn(
         self, audio: Float32Pcm, resolved: Resolved, language: str | None,
         prompt: str | None, beam_size: int, min_frames: int = UTTERANCE_MIN_FRAMES,
+        tokens_per_second: float | None = None,
     ) -> Utterance:  # fmt: skip
         """One realtime turn (16-kHz float32): queued in the model's batcher as a short
         request, so it goes ahead of long files; longer than a window: decoded as a file.
-        Overloaded when the batcher dropped it."""
+        Overloaded when the batcher dropped it. With `tokens_per_second` (interim text)
+        the decode is capped, and one that loops gives no text rather than a redo."""
         options = SttOptions(
             language=language, prompt=prompt, beam_size=beam_size, vad_filter=False,
             segment_timestamps=False, algorithm="chunked",
@@ -188,18 +190,21 @@ class SttService:
             transcript = await asyncio.to_thread(lambda: engine.stream(audio, options).collect())
             self._count(seconds)
             return Utterance(transcript.text.strip(), transcript.language)
-        result = await self._utterance(engine, audio, options, None, min_frames)
+        result = await self._utterance(engine, audio, options, None, min_frames, tokens_per_second)
         if engine.looped(result):
+            if tokens_per_second is not None:
+                self._count(seconds)
+                return Utterance("", result.language)
             result = await self._utterance(engine, audio, options, WINDOW_FRAMES)
         self._count(seconds)
         return engine.utterance_text(result)
 
     async def _utterance(
         self, engine: ChunkedEngine, audio: Float32Pcm, options: SttOptions, frames: int | None,
-        min_frames: int = UTTERANCE_MIN_FRAMES,
+        min_frames: int = UTTERANCE_MIN_FRAMES, tokens_per_second: float | None = None,
     ) -> WindowText:  # fmt: skip
         future, drop = await asyncio.to_thread(
-            engine.submit_utterance, audio, options, frames, min_frames
+            engine.submit_utterance, audio, options, frames, min_frames, tokens_per_second
         )
         try:
             return await asyncio.wrap_future(future)

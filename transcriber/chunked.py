@@ -70,6 +70,8 @@ class _BatchKey:
     """Whether word alignment runs (segment or word times are needed)."""
     frames: int = WINDOW_FRAMES
     """Feature frames of every window in the batch (fewer for an utterance)."""
+    max_length: int | None = None
+    """Most tokens a window may decode to (None: the model's limit)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ about the same length share a batch."""
 UTTERANCE_MIN_FRAMES = 1000
 """An utterance is encoded in at least 10 s, and in twice its length: with less trailing
 silence Whisper base loops on short turns ("And so my fellow Americans. And so my...")."""
+MIN_TOKENS = 10
+"""Tokens any capped decode may use, however short its audio."""
 REPETITION_RATIO = 2.4
 """Whisper's rule: text that gzip compresses more than this is a repetition loop."""
 
@@ -146,17 +150,21 @@ class ChunkedEngine:
         else:
             languages = [key.language or "en"] * len(payloads)
         durations = [p.duration for p in payloads]
-        return self.model.decode_windows(encoded, languages, key.options, durations, key.align)
+        return self.model.decode_windows(
+            encoded, languages, key.options, durations, key.align, key.max_length
+        )
 
     # -- the request side (a pool worker) ---------------------------------------
     def submit_utterance(
         self, audio: Samples, options: SttOptions, frames: int | None = None,
-        min_frames: int = UTTERANCE_MIN_FRAMES,
+        min_frames: int = UTTERANCE_MIN_FRAMES, tokens_per_second: float | None = None,
     ) -> tuple[Future[WindowText], Callable[[], None]]:  # fmt: skip
         """Queue one utterance of at most 30 s (float32 at 16 kHz) as a one-window request,
         so it goes ahead of long files: (its future, a function that drops it if it is
         still queued and forgets the request). Encoded in `frames` feature frames (by
-        default twice its length, at least 10 s; a 30-s window costs three times more)."""
+        default twice its length, at least 10 s; a 30-s window costs three times more).
+        With `tokens_per_second`, the decode stops at that many tokens per second of the
+        encoded frames (a decode that loops ends in time)."""
         seconds = audio.shape[0] / SAMPLE_RATE
         if frames is None:
             needed = max(min_frames, 2 * int(seconds * FRAMES_PER_SECOND))
@@ -166,6 +174,8 @@ class ChunkedEngine:
             replace(options, vad=None, algorithm="chunked", word_timestamps=False,
                     segment_timestamps=False),
             options.language, align=False, frames=frames,
+            max_length=None if tokens_per_second is None
+            else MIN_TOKENS + int(tokens_per_second * frames / FRAMES_PER_SECOND),
         )  # fmt: skip
         rid = self.batcher.open(key, 1)
         future = self.batcher.submit(rid, _WindowInput(self.model.features(audio, frames), seconds))

@@ -167,10 +167,11 @@ class WhisperModel:
 
     def decode_windows(
         self, encoded: Encoded, languages: Sequence[str], options: SttOptions,
-        durations: Sequence[float], align: bool,
+        durations: Sequence[float], align: bool, max_length: int | None = None,
     ) -> list[WindowText]:  # fmt: skip
-        """Decode every window in one beam search (no timestamp tokens); align words
-        when `align` (times from each window's start)."""
+        """Decode every window in one beam search (no timestamp tokens), at most
+        `max_length` tokens (the model's limit by default); align words when `align`
+        (times from each window's start)."""
         from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
         tokenizers = [self._tokenizer(options.task, lang) for lang in languages]
@@ -181,7 +182,7 @@ class WhisperModel:
         ]
         results = self._model.model.generate(
             encoded, prompts, beam_size=options.beam_size, patience=1.0, length_penalty=1.0,
-            max_length=self._model.max_length, suppress_blank=True,
+            max_length=max_length or self._model.max_length, suppress_blank=True,
             suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]), return_scores=True,
             return_no_speech_prob=True, sampling_temperature=options.temperature,
         )  # fmt: skip

@@ -128,3 +128,24 @@ def test_client_disconnect_frees_queued_windows(make_settings) -> None:  # type:
         assert batcher.windows_cancelled >= 1
         assert batcher.pending() == 0
         assert app.state.stt.pool.pending == 0
+
+
+def test_a_capped_utterance_stops_at_its_token_limit(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """Interim realtime decodes are capped: a decode stops at MIN_TOKENS plus the rate
+    times the encoded seconds (a loop cannot run to the model's limit)."""
+    from audio.services import Services
+    from transcriber.chunked import MIN_TOKENS
+    from transcriber.types import SttOptions
+
+    services = Services.build(make_settings())
+    try:
+        engine = services.stt.chunked_engine("whisper-base")
+        audio = decode_audio(str(SAMPLES / "weather_en.mp3"))  # 9 s, ~30 words
+        options = SttOptions(language="en", beam_size=1, vad_filter=False, algorithm="chunked")
+        whole, _ = engine.submit_utterance(audio, options)
+        capped, _ = engine.submit_utterance(audio, options, None, 600, tokens_per_second=0.5)
+        assert len(whole.result(120).tokens) > 25
+        frames_seconds = 1800 / 100  # twice the audio, rounded up to the 2-s step
+        assert len(capped.result(120).tokens) <= MIN_TOKENS + int(0.5 * frames_seconds)
+    finally:
+        services.close()
