@@ -8,7 +8,6 @@ when idle, in the same `ModelCache` as every other model. Built by `audio.servic
 
 from __future__ import annotations
 
-import asyncio
 import io
 import threading
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ from diarizer.encoder import VoiceEncoder
 from diarizer.errors import DiarizerError
 from diarizer.join import SpeakerSegment, attribute
 from diarizer.pipeline import Diarizer
-from diarizer.types import Diarization, DiarizeOptions, KnownSpeaker
+from diarizer.types import DiarizeOptions, KnownSpeaker
 from transcriber.registry import Resolved
 from transcriber.types import SttOptions, Transcript
 
@@ -54,8 +53,6 @@ class DiarizedTranscript:
     """The transcription as without diarization."""
     segments: tuple[SpeakerSegment, ...]
     """Its segments cut at each change of speaker, each with its speaker."""
-    diarization: Diarization
-    """The speaker turns found."""
 
 
 class DiarizeService:
@@ -126,7 +123,7 @@ class DiarizeService:
                 raise
             diarization = turns.result()
         segments = attribute(transcript.segments, diarization.turns)
-        return DiarizedTranscript(transcript, tuple(segments), diarization)
+        return DiarizedTranscript(transcript, tuple(segments))
 
     async def transcribe(
         self, media: BinaryIO | str, resolved: Resolved, options: SttOptions,
@@ -134,16 +131,12 @@ class DiarizeService:
         cancel: threading.Event | None = None,
     ) -> DiarizedTranscript:  # fmt: skip
         """Run it in the bounded pool (503 when its queue is full)."""
-        cancel = cancel or threading.Event()
-        try:
-            return await self.stt.pool.run(
-                lambda: self.transcribe_now(
-                    media, resolved.served, options, diarize, references, cancel
-                )
-            )
-        except asyncio.CancelledError:
-            cancel.set()
-            raise
+        return await self.stt.run(
+            lambda stop: self.transcribe_now(
+                media, resolved.served, options, diarize, references, stop
+            ),
+            cancel,
+        )
 
     def prune(self) -> None:
         self._diarizers.unload_idle()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
-from typing import BinaryIO
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import BinaryIO, TypeVar
 
 from audio.decode import decode_audio, decode_int16
 from audio.errors import Overloaded
@@ -32,6 +32,8 @@ from transcriber.types import (
     TranscriptStream,
 )
 from transcriber.whisper import WINDOW_FRAMES, WhisperModel, WindowText
+
+T = TypeVar("T")
 
 
 class SttService:
@@ -158,11 +160,16 @@ class SttService:
         cancel: threading.Event | None = None,
     ) -> Transcript:  # fmt: skip
         """Run a transcription in the pool; Overloaded (503) when the queue is full."""
+        return await self.run(
+            lambda stop: self.transcribe_now(media, resolved.served, options, stop), cancel
+        )
+
+    async def run(self, work: Callable[[threading.Event], T], cancel: threading.Event | None) -> T:
+        """`work(cancel)` in the bounded pool (Overloaded when its queue is full); the
+        event is set if the caller is cancelled, so queued windows are dropped."""
         cancel = cancel or threading.Event()
         try:
-            return await self.pool.run(
-                lambda: self.transcribe_now(media, resolved.served, options, cancel)
-            )
+            return await self.pool.run(lambda: work(cancel))
         except asyncio.CancelledError:
             cancel.set()
             raise
@@ -191,13 +198,12 @@ class SttService:
             self._count(seconds)
             return Utterance(transcript.text.strip(), transcript.language)
         result = await self._utterance(engine, audio, options, None, min_frames, tokens_per_second)
-        if engine.looped(result):
-            if tokens_per_second is not None:
-                self._count(seconds)
-                return Utterance("", result.language)
-            result = await self._utterance(engine, audio, options, WINDOW_FRAMES)
         self._count(seconds)
-        return engine.utterance_text(result)
+        if not engine.looped(result):
+            return engine.utterance_text(result)
+        if tokens_per_second is not None:  # an interim: no text this time rather than a redo
+            return Utterance("", result.language)
+        return engine.utterance_text(await self._utterance(engine, audio, options, WINDOW_FRAMES))
 
     async def _utterance(
         self, engine: ChunkedEngine, audio: Float32Pcm, options: SttOptions, frames: int | None,

@@ -58,25 +58,21 @@ def default_weights_path() -> Path:
     return path
 
 
+# Slaney's mel scale: linear below 1 kHz (200/3 Hz a mel), logarithmic above.
+_HZ_PER_MEL = 200.0 / 3
+_LOG_HZ = 1000.0
+_LOG_MEL = _LOG_HZ / _HZ_PER_MEL
+_LOG_STEP = float(np.log(6.4) / 27.0)
+
+
 def _hz_to_mel(hz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    linear = hz / f_sp
-    logpart = min_log_mel + np.log(np.maximum(hz, min_log_hz) / min_log_hz) / logstep
-    return np.where(hz >= min_log_hz, logpart, linear)
+    logpart = _LOG_MEL + np.log(np.maximum(hz, _LOG_HZ) / _LOG_HZ) / _LOG_STEP
+    return np.where(hz >= _LOG_HZ, logpart, hz / _HZ_PER_MEL)
 
 
 def _mel_to_hz(mel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    return np.where(
-        mel >= min_log_mel, min_log_hz * np.exp(logstep * (mel - min_log_mel)), f_sp * mel
-    )
+    logpart = _LOG_HZ * np.exp(_LOG_STEP * (mel - _LOG_MEL))
+    return np.where(mel >= _LOG_MEL, logpart, _HZ_PER_MEL * mel)
 
 
 def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, rate: int = SAMPLE_RATE) -> F32:

@@ -163,14 +163,11 @@ class Diarizer:
         labels = cluster(embeddings, options)
         count = int(labels.max()) + 1
         names = _names(labels.tolist(), centroids(embeddings, labels, count), known)
-        turns: list[SpeakerTurn] = []
-        for window, label in zip(windows, labels.tolist(), strict=True):
-            speaker = names[label]
-            if turns and turns[-1].speaker == speaker and window.lo - turns[-1].end < 1e-6:
-                turns[-1] = SpeakerTurn(turns[-1].start, window.hi, speaker)
-            elif window.hi > window.lo:
-                turns.append(SpeakerTurn(window.lo, window.hi, speaker))
-        turns = _merge_gaps(turns)
+        turns = _merge_gaps([
+            SpeakerTurn(window.lo, window.hi, names[label])
+            for window, label in zip(windows, labels.tolist(), strict=True)
+            if window.hi > window.lo
+        ])  # fmt: skip
         speakers = tuple(dict.fromkeys(turn.speaker for turn in turns))
         return Diarization(tuple(turns), speakers)
 

@@ -118,12 +118,13 @@ def _temperature(form: FormData) -> float:
     return value
 
 
+def _values(form: FormData, name: str) -> list[str | UploadFile]:
+    """Every value of a list field, sent as `name[]` (the SDKs) or `name`."""
+    return [v for key in (f"{name}[]", name) for v in form.getlist(key)]
+
+
 def _granularities(form: FormData, response_format: str) -> frozenset[str]:
-    values = [
-        v
-        for key in ("timestamp_granularities[]", "timestamp_granularities")
-        for v in form.getlist(key)
-    ]
+    values = _values(form, "timestamp_granularities")
     chosen: set[str] = set()
     for value in values:
         if not isinstance(value, str) or value not in GRANULARITIES:
@@ -230,7 +231,7 @@ def _vad(form: FormData, default: VadOptions) -> VadOptions | None:
 
 
 def _list(form: FormData, name: str) -> list[str]:
-    values = [v for key in (f"{name}[]", name) for v in form.getlist(key)]
+    values = _values(form, name)
     if any(not isinstance(v, str) for v in values):
         raise InvalidRequest(f"`{name}[]` must be text fields", param=name)
     return [str(v) for v in values]
