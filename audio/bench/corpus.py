@@ -74,6 +74,27 @@ def render_paragraphs() -> list[Clip]:
     return clips
 
 
+def render_sentences() -> list[Clip]:
+    """Each sentence of the paragraphs as a clip of its own, voices cycling: short clips
+    whose words are known exactly."""
+    from audio.services import voice_engines
+    from audio.settings import TtsSettings
+    from voices.catalog import VoiceCatalog
+    from voices.synthesizer import Synthesizer
+    from voices.types import SpeechOptions
+
+    catalog = VoiceCatalog.load()
+    synthesizer = Synthesizer(voice_engines(TtsSettings(piper_noise_scale=0.0)))
+    sentences = [s.strip().rstrip(".") + "." for p in PARAGRAPHS for s in p.split(". ")]
+    clips = []
+    for index, text in enumerate(sentences):
+        voice = catalog.lookup(VOICES[index % len(VOICES)])
+        chunks = synthesizer.stream(text, voice, SpeechOptions())
+        samples = [resample(c.samples, c.sample_rate, SAMPLE_RATE) for c in chunks]
+        clips.append(Clip(f"sentence-{index + 1}", np.concatenate(samples), text))
+    return clips
+
+
 def long_form(clips: list[Clip], minimum_seconds: float) -> Clip:
     """The paragraphs back to back, repeated until `minimum_seconds`."""
     pieces: list[Samples] = []

@@ -13,7 +13,14 @@ run in the same bench run.
    `WhisperModel.transcribe` on the same clip and weights in this process. Where its time
    goes is measured per stage in this process.
 4. The concurrency results of `bench stt` (8 concurrent 8-s clips against one by one, a
-   5-s request during a 5-minute file) in the same run.
+   5-s request during a 5-minute file) in the same run, with `language=en` like the
+   rest of this bench (short clips of one caller then share encoder windows), and again
+   without a language (each clip its own window); the previous engine (no all-core
+   replica, no shared windows) on the same requests.
+5. WER: the long file's against the control's, and short clips with known words (each
+   sentence of the bench paragraphs, and jfk.flac with `--samples`) sent one by one and
+   then 8 at a time, the server's count of clips that shared a window read from
+   /metrics.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +39,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from audio.bench.corpus import Clip, encoded, long_form, render_paragraphs
+from audio.bench.corpus import Clip, encoded, long_form, render_paragraphs, render_sentences
 from audio.bench.report import OUT_DIR, ROOT, heading, publish
 from audio.bench.stt import HttpResult, http_concurrency, server_process, word_error_rate
 from audio.decode import decode_audio, decode_int16
@@ -157,6 +165,56 @@ class LongResult:
     control_wer: float
 
 
+# -- 5. short clips sharing windows ---------------------------------------------------
+SHORT_AT_ONCE = 8
+
+
+@dataclass(frozen=True)
+class ShortClips:
+    clips: int
+    """Short clips with known words."""
+    alone_wer: float
+    """WER of all their texts together, sent one by one."""
+    concurrent_wer: float
+    """The same, sent SHORT_AT_ONCE at a time."""
+    packed: int
+    """Clips the server decoded in a window shared with others meanwhile (/metrics)."""
+    redone: int
+    """Clips of shared windows decoded again alone (/metrics)."""
+
+
+def _short_clip_set(samples_dir: str | None) -> list[Clip]:
+    clips = render_sentences()
+    if samples_dir is not None:
+        clips.append(Clip("jfk", decode_audio(str(Path(samples_dir) / "jfk.flac")), JFK))
+    return clips
+
+
+def _metric(client: httpx.Client, name: str) -> int:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + "{"):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
+def _short_clips(client: httpx.Client, clips: list[Clip]) -> ShortClips:
+    bodies = [encoded(c.samples, "wav") for c in clips]
+    reference = " ".join(c.reference for c in clips)
+    alone = [_transcribe(client, body, "clip.wav")[1] for body in bodies]
+    packed, redone = (_metric(client, f"speech_clips_{k}_total") for k in ("packed", "redone"))
+    concurrent: list[str] = []
+    with ThreadPoolExecutor(SHORT_AT_ONCE) as pool:
+        for first in range(0, len(bodies), SHORT_AT_ONCE):
+            group = bodies[first : first + SHORT_AT_ONCE]
+            concurrent += [r[1] for r in pool.map(lambda b: _transcribe(client, b, "c.wav"), group)]
+    return ShortClips(
+        len(clips), word_error_rate(reference, " ".join(alone)),
+        word_error_rate(reference, " ".join(concurrent)),
+        _metric(client, "speech_clips_packed_total") - packed,
+        _metric(client, "speech_clips_redone_total") - redone,
+    )  # fmt: skip
+
+
 def _transcribe(client: httpx.Client, body: bytes, name: str) -> tuple[float, str]:
     started = time.perf_counter()
     response = client.post("/v1/audio/transcriptions",
@@ -254,6 +312,7 @@ def run_latency_bench(settings: Settings, args: argparse.Namespace) -> int:
             wall, ours_clip_text = _transcribe(c, clip_bytes, "hello.wav")
             ours_clip.append(wall)
         walls, cores, ours_text = _ours_long(c, process.pid, long)
+        short_clips = _short_clips(c, _short_clip_set(args.samples))
     stock = _stock_model(settings)
     clip_samples = decode_audio(io.BytesIO(clip_bytes))
 
@@ -281,22 +340,36 @@ def run_latency_bench(settings: Settings, args: argparse.Namespace) -> int:
         word_error_rate(long.reference, ours_text), tuple(control_long),
         word_error_rate(long.reference, control_text),
     )  # fmt: skip
-    concurrency = http_concurrency(settings)
+    concurrency = http_concurrency(settings, "en")
+    unstated = http_concurrency(settings)
     previous = http_concurrency(settings.model_copy(update={"stt": settings.stt.model_copy(
-        update={"solo_threads": 1})}))  # fmt: skip
+        update={"solo_threads": 1, "pack_clips": False})}), "en")  # fmt: skip
     OUT_DIR.mkdir(exist_ok=True)
     raw = {"speech": asdict(speech), "long": asdict(long_result), "clip": asdict(clip),
-           "concurrency": asdict(concurrency), "previous": asdict(previous)}  # fmt: skip
+           "concurrency": asdict(concurrency), "unstated": asdict(unstated),
+           "previous": asdict(previous), "short_clips": asdict(short_clips)}  # fmt: skip
     (OUT_DIR / "latency.json").write_text(json.dumps(raw, indent=2))
-    publish(_markdown(speech, long_result, clip, clip_reference, concurrency, previous, args),
+    publish(_markdown(speech, long_result, clip, clip_reference,
+                      Concurrency(concurrency, unstated, previous), short_clips, args),
             args.output)  # fmt: skip
     return 0
 
 
+@dataclass(frozen=True)
+class Concurrency:
+    stated: HttpResult
+    """Requests with `language=en`."""
+    unstated: HttpResult
+    """The same without a language."""
+    previous: HttpResult
+    """The previous engine (`solo_threads=1`, `pack_clips=false`), `language=en`."""
+
+
 def _markdown(
     speech: SpeechResult, long: LongResult, clip: ClipResult, clip_reference: str,
-    concurrency: HttpResult, previous: HttpResult, args: argparse.Namespace,
+    runs: Concurrency, short: ShortClips, args: argparse.Namespace,
 ) -> str:  # fmt: skip
+    concurrency, previous, unstated = runs.stated, runs.previous, runs.unstated
     warm = _median(list(speech.warm_first_bytes))
     warm_p95 = _p(list(speech.warm_first_bytes), 95)
     busy = _median(list(long.ours_cores))
@@ -328,21 +401,33 @@ def _markdown(
         "| ≤ 0.95 |",
         f"| 3 | its text | {clip.ours_text.strip()!r} | {clip.control_text.strip()!r} | | "
         f"reference {clip_reference!r} |",
-        f"| 4 | 8 concurrent 8-s requests vs one by one (median of {len(concurrency.bursts)} "
-        f"rounds: {', '.join(f'{b.speedup:.2f}x' for b in concurrency.bursts)}) "
+        f"| 4 | 8 concurrent 8-s requests (language=en) vs one by one (median of "
+        f"{len(concurrency.bursts)} rounds: "
+        f"{', '.join(f'{b.speedup:.2f}x' for b in concurrency.bursts)}) "
         f"| {burst.concurrent_total:.2f} s | {burst.sequential_total:.2f} s "
         f"| {burst.speedup:.2f}x | ≥ 1.8x |",
-        f"| 4 | 5-s request during a 5-minute file vs solo | {concurrency.short_under_load:.2f} s "
-        f"| {concurrency.short_solo:.2f} s "
+        f"| 4 | 5-s request during a 5-minute file vs solo (language=en) "
+        f"| {concurrency.short_under_load:.2f} s | {concurrency.short_solo:.2f} s "
         f"| {concurrency.short_under_load / concurrency.short_solo:.2f}x | ≤ 2x |",
+        f"| 4 | the same two without a language (no shared windows): burst (rounds "
+        f"{', '.join(f'{b.speedup:.2f}x' for b in unstated.bursts)}); 5-s under load "
+        f"| {unstated.median_burst.concurrent_total:.2f} s; "
+        f"{unstated.short_under_load:.2f} s "
+        f"| {unstated.median_burst.sequential_total:.2f} s; {unstated.short_solo:.2f} s "
+        f"| {unstated.median_burst.speedup:.2f}x; "
+        f"{unstated.short_under_load / unstated.short_solo:.2f}x | |",
         f"| 4 | the same burst, 8 at once: ours vs the previous engine (no all-core replica, "
-        f"`solo_threads=1`; its ratio {before.speedup:.2f}x) | {burst.concurrent_total:.2f} s "
+        f"no shared windows; its ratio {before.speedup:.2f}x) | {burst.concurrent_total:.2f} s "
         f"| {before.concurrent_total:.2f} s "
         f"| {before.concurrent_total / burst.concurrent_total:.2f}x | throughput kept |",
         f"| 4 | 5-s request during the 5-minute file: ours vs the previous engine (its ratio "
         f"{previous.short_under_load / previous.short_solo:.2f}x) "
         f"| {concurrency.short_under_load:.2f} s | {previous.short_under_load:.2f} s "
         f"| {previous.short_under_load / concurrency.short_under_load:.2f}x | |",
+        f"| 5 | WER of {short.clips} short clips with known words, {SHORT_AT_ONCE} at a time "
+        f"({short.packed} read from a shared window, {short.redone} decoded again alone after "
+        f"one) vs "
+        f"one by one | {short.concurrent_wer:.3f} | {short.alone_wer:.3f} | | unchanged |",
         "",
         "Runs: long file "
         + ", ".join(f"{w:.2f}" for w in long.ours)
