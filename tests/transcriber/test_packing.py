@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transcriber.packing import (
     PACK_CLIP_SECONDS,
@@ -56,3 +58,23 @@ def test_a_clip_whose_words_stop_short_is_not_covered() -> None:
     assert not covers(words, 6.0)  # its last four seconds went unread
     assert not covers([], 2.0)
     assert not covers([_word(" late", 3.0, 3.5)], 4.0)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.floats(0.1, 30.0)), max_size=40),
+    st.integers(0, 5),
+)
+def test_every_clip_is_planned_once_within_its_group_and_the_window(
+    clips: list[tuple[str | None, float]], first: int
+) -> None:
+    packs = plan([Packable(group, seconds) for group, seconds in clips], first)
+    members = sorted(m for p in packs for m in p.members)
+    assert members == list(range(first, first + len(clips)))
+    for pack in packs:
+        if not pack.shared:
+            continue
+        chosen = [clips[m - first] for m in pack.members]
+        assert len({group for group, _ in chosen}) == 1 and chosen[0][0] is not None
+        assert all(seconds <= PACK_CLIP_SECONDS for _, seconds in chosen)
+        assert pack.seconds <= PACK_WINDOW_SECONDS + 1e-9
+        assert list(pack.members) == sorted(pack.members)  # arrival order kept
