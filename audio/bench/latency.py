@@ -190,28 +190,31 @@ def _short_clip_set(samples_dir: str | None) -> list[Clip]:
     return clips
 
 
-def _metric(client: httpx.Client, name: str) -> int:
+def _shared_counts(client: httpx.Client) -> tuple[int, int]:
+    """(clips read from a shared window, clips decoded again alone) so far, from /metrics."""
+    found = dict.fromkeys(("speech_clips_packed_total", "speech_clips_redone_total"), 0)
     for line in client.get("/metrics").text.splitlines():
-        if line.startswith(name + "{"):
-            return int(float(line.rsplit(" ", 1)[1]))
-    return 0
+        name = line.split("{", 1)[0]
+        if name in found:
+            found[name] += int(float(line.rsplit(" ", 1)[1]))
+    return found["speech_clips_packed_total"], found["speech_clips_redone_total"]
 
 
 def _short_clips(client: httpx.Client, clips: list[Clip]) -> ShortClips:
     bodies = [encoded(c.samples, "wav") for c in clips]
     reference = " ".join(c.reference for c in clips)
     alone = [_transcribe(client, body, "clip.wav")[1] for body in bodies]
-    packed, redone = (_metric(client, f"speech_clips_{k}_total") for k in ("packed", "redone"))
+    packed, redone = _shared_counts(client)
     concurrent: list[str] = []
     with ThreadPoolExecutor(SHORT_AT_ONCE) as pool:
         for first in range(0, len(bodies), SHORT_AT_ONCE):
             group = bodies[first : first + SHORT_AT_ONCE]
             concurrent += [r[1] for r in pool.map(lambda b: _transcribe(client, b, "c.wav"), group)]
+    packed_after, redone_after = _shared_counts(client)
     return ShortClips(
         len(clips), word_error_rate(reference, " ".join(alone)),
-        word_error_rate(reference, " ".join(concurrent)),
-        _metric(client, "speech_clips_packed_total") - packed,
-        _metric(client, "speech_clips_redone_total") - redone,
+        word_error_rate(reference, " ".join(concurrent)), packed_after - packed,
+        redone_after - redone,
     )  # fmt: skip
 
 
