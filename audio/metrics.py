@@ -2,8 +2,7 @@
 
 What an operator alerts on: requests by route and status (429s and 503s included) and
 their latency; inference jobs running or queued and the windows waiting in each
-batcher; batches and windows decoded (their ratio is the mean batch size); short clips
-read from a shared window, and those decoded again alone; audio
+batcher; batches and windows decoded (their ratio is the mean batch size); audio
 seconds transcribed and rendered; model loads and unloads; the process's memory and
 CPU (prometheus_client's process collector: `process_resident_memory_bytes`, ...).
 The rooms keep plain counters; `ServiceCollector` reads them at each scrape.
@@ -46,22 +45,12 @@ class ServiceCollector(Collector):
             "speech_windows_cancelled", "Queued windows dropped because their client left",
             labels=["model"],
         )  # fmt: skip
-        packed = CounterMetricFamily(
-            "speech_clips_packed", "Short clips decoded in a window shared with other clips",
-            labels=["model"],
-        )  # fmt: skip
-        redone = CounterMetricFamily(
-            "speech_clips_redone", "Clips of a shared window decoded again alone",
-            labels=["model"],
-        )  # fmt: skip
         for model_id, engine in stt.engines().items():
             queued.add_metric([model_id], engine.batcher.pending())
             batches.add_metric([model_id], engine.batcher.batches_run)
             windows.add_metric([model_id], engine.batcher.windows_run)
             cancelled.add_metric([model_id], engine.batcher.windows_cancelled)
-            packed.add_metric([model_id], engine.clips_packed)
-            redone.add_metric([model_id], engine.clips_redone)
-        yield from (queued, batches, windows, cancelled, packed, redone)
+        yield from (queued, batches, windows, cancelled)
         audio = CounterMetricFamily(
             "speech_audio_seconds", "Audio seconds transcribed (in) and rendered (out)",
             labels=["direction"],

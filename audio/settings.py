@@ -84,11 +84,6 @@ class SttSettings(BaseModel):
     50 MB while it decodes; a long file's batches run back to back, so this bounds its
     memory (2 gave about 15% more throughput on 2 cores; raise it when memory allows,
     and on a GPU)."""
-    pack_clips: bool = True
-    """Chunked mode: short clips (at most 12 s) of concurrent requests from the same caller
-    (API key, or address when no keys are set) with the same options and a stated
-    language share one 30-s encoder window, each getting back its own words by their
-    aligned times. false: every clip is decoded in a window of its own."""
     batch_wait_ms: float = Field(default=20.0, ge=0)
     """How long a partial batch waits for more windows."""
     vad_threshold: float = Field(default=0.5, gt=0, lt=1)

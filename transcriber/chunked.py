@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import CancelledError, Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,6 @@ from segmenter.vad import SileroVad, VadOptions
 from segmenter.windows import Window, first_window, segment, windows_after
 from transcriber.batcher import Batcher, Between
 from transcriber.errors import Cancelled
-from transcriber.packing import PACK_CLIP_SECONDS, PACK_GAP_SECONDS, Pack, Packable, covers, plan
 from transcriber.timeline import clean_segments
 from transcriber.types import Samples, Segment, SttOptions, TranscriptStream, Word
 from transcriber.whisper import (
@@ -57,10 +56,6 @@ class _WindowInput:
     """Log-mel features (padded to 30 s, or to an utterance's frames)."""
     duration: float
     """Audio seconds in the window."""
-    audio: Samples | None = None
-    """The window's samples when it may share a window with other clips, else None."""
-    group: str | None = None
-    """Whose clips it may share a window with (SttOptions.pack_group)."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +72,6 @@ class _BatchKey:
     """Feature frames of every window in the batch (fewer for an utterance)."""
     max_length: int | None = None
     """Most tokens a window may decode to (None: the model's limit)."""
-    pack_group: str | None = field(default=None, compare=False)
-    """The request's `SttOptions.pack_group` when its language is given (not part of the
-    batching identity: packing is decided clip by clip inside a batch)."""
 
 
 @dataclass(frozen=True)
@@ -118,42 +110,25 @@ class ChunkedEngine:
             self._run_batch, max_batch, max_wait, workers, long_max_batch
         )
         self._long_encode = threading.Lock()
-        self._count = threading.Lock()
-        self.clips_packed = 0
-        """Clips decoded in a window shared with other clips."""
-        self.clips_redone = 0
-        """Clips of a shared window decoded again alone (its words could not be split)."""
 
     def close(self) -> None:
         self.batcher.shutdown()
 
     # -- the model side (batcher thread) ---------------------------------------
-    def _encode(
-        self, payloads: list[_WindowInput], between: Between, short: bool
-    ) -> tuple[list[Pack], Encoded]:
-        """The batch's encoder windows (single windows, or short requests' clips packed
-        together) and their encoder output. On the CPU one window at a time (batching the
+    def _encode(self, payloads: list[_WindowInput], between: Between, short: bool) -> Encoded:
+        """The batch's encoder output. On the CPU one window at a time (batching the
         encoder gains nothing there and multiplies its attention memory), calling
         `between` after each, which lets short requests in and may add windows to the
-        batch (planned in turn); on a GPU all at once. Long requests' windows are encoded
-        one at a time across threads too: each encoding briefly holds ~80 MB of attention
-        scores, and a long file's encodings would otherwise coincide for its whole length.
-        A request that is alone encodes on the all-core replica, while the other thread's
-        beam search goes on."""
-        units: list[Pack] = []
-        planned = 0
+        batch; on a GPU all at once. Long requests' windows are encoded one at a time
+        across threads too: each encoding briefly holds ~80 MB of attention scores, and
+        a long file's encodings would otherwise coincide for its whole length. A request
+        that is alone encodes on the all-core replica, while the other thread's beam
+        search goes on."""
         if not self.model.on_cpu:
-            units = self._windows(payloads, 0, short)
-            stacked = np.stack([self._features(payloads, unit) for unit in units])
-            return units, self.model.encode(stacked)
+            return self.model.encode(np.stack([p.features for p in payloads]))
         parts: list[Encoded] = []
-        while True:
-            if planned < len(payloads):  # windows added by `between` are planned too
-                units += self._windows(payloads, planned, short)
-                planned = len(payloads)
-            if len(parts) == len(units):
-                return units, self.model.concatenate(parts)
-            features = self._features(payloads, units[len(parts)])[None]
+        while len(parts) < len(payloads):
+            features = payloads[len(parts)].features[None]
             solo = self.model.has_solo and self.batcher.alone()
             if short:
                 parts.append(self.model.encode(features, solo))
@@ -161,88 +136,23 @@ class ChunkedEngine:
                 with self._long_encode:
                     parts.append(self.model.encode(features, solo))
             between()
-
-    @staticmethod
-    def _windows(payloads: list[_WindowInput], first: int, short: bool) -> list[Pack]:
-        """Encoder windows for payloads[first:]: short requests' clips may be packed."""
-        clips = [Packable(p.group if short and p.audio is not None else None, p.duration)
-                 for p in payloads[first:]]  # fmt: skip
-        return plan(clips, first)
-
-    def _features(self, payloads: list[_WindowInput], unit: Pack) -> Features:
-        if not unit.shared:
-            return payloads[unit.members[0]].features
-        silence = np.zeros(int(PACK_GAP_SECONDS * SAMPLE_RATE), np.float32)
-        pieces: list[Samples] = []
-        for index in unit.members:
-            audio = payloads[index].audio
-            assert audio is not None
-            pieces += [audio, silence]
-        return self.model.features(np.concatenate(pieces[:-1]))
+        return self.model.concatenate(parts)
 
     def _run_batch(
         self, key: Hashable, payloads: list[_WindowInput], between: Between, short: bool
     ) -> list[WindowText]:
         """Encode; detect each window's language from that encoding if needed; decode
-        all windows in one beam search; align words when times are needed or clips share
-        a window (their words are split by time); a clip whose shared window cannot be
-        split with confidence is decoded again alone."""
+        all windows in one beam search; align words only when times are needed."""
         assert isinstance(key, _BatchKey)
-        units, encoded = self._encode(payloads, between, short)
+        encoded = self._encode(payloads, between, short)
         if key.language is None and self.model.is_multilingual:
             languages = self.model.detect_languages(encoded)
         else:
-            languages = [key.language or "en"] * len(units)
-        shared = any(unit.shared for unit in units)
-        decoded = self.model.decode_windows(
-            encoded, languages, key.options, [unit.seconds for unit in units],
-            key.align or shared, key.max_length,
-        )  # fmt: skip
-        results: dict[int, WindowText] = {}
-        alone: list[int] = []
-        for unit, text in zip(units, decoded, strict=True):
-            if not unit.shared:
-                results[unit.members[0]] = text
-                continue
-            parts = self._unpack(unit, text, [payloads[i].duration for i in unit.members])
-            for index, part in zip(unit.members, parts, strict=True):
-                if part is None:
-                    alone.append(index)
-                else:
-                    results[index] = part
-            with self._count:
-                self.clips_packed += len(unit.members) - parts.count(None)
-        if alone:
-            with self._count:
-                self.clips_redone += len(alone)
-            again = self.model.decode_windows(
-                self.model.concatenate([self.model.encode(payloads[i].features[None])
-                                        for i in alone]),
-                [languages[0]] * len(alone), key.options,
-                [payloads[i].duration for i in alone], key.align, key.max_length,
-            )  # fmt: skip
-            results.update(zip(alone, again, strict=True))
-        return [results[i] for i in range(len(payloads))]
-
-    def _unpack(
-        self, unit: Pack, decoded: WindowText, durations: list[float]
-    ) -> list[WindowText | None]:
-        """Each member's text from a shared window's aligned words: None for every member
-        when the window looped or its words do not spell its text, and for a member whose
-        words do not reach from near its start to near its end."""
-        spelled = "".join(w.word for w in decoded.words).strip()
-        if self.looped(decoded) or spelled != decoded.text.strip():
-            return [None] * len(unit.members)
-        texts: list[WindowText | None] = []
-        for words, seconds in zip(unit.split(decoded.words), durations, strict=True):
-            text = "".join(w.word for w in words)
-            texts.append(
-                replace(decoded, text=text, words=tuple(words),
-                        tokens=self.model.text_tokens(decoded.language, text),
-                        compression_ratio=self.model.compression_ratio(text))
-                if covers(words, seconds) else None
-            )  # fmt: skip
-        return texts
+            languages = [key.language or "en"] * len(payloads)
+        durations = [p.duration for p in payloads]
+        return self.model.decode_windows(
+            encoded, languages, key.options, durations, key.align, key.max_length
+        )
 
     # -- the request side (a pool worker) ---------------------------------------
     def submit_utterance(
@@ -262,7 +172,7 @@ class ChunkedEngine:
         frames = min(WINDOW_FRAMES, frames)
         key = _BatchKey(
             replace(options, vad=None, algorithm="chunked", word_timestamps=False,
-                    segment_timestamps=False, pack_group=None),
+                    segment_timestamps=False),
             options.language, align=False, frames=frames,
             max_length=None if tokens_per_second is None
             else MIN_TOKENS + int(tokens_per_second * frames / FRAMES_PER_SECOND),
@@ -298,9 +208,8 @@ class ChunkedEngine:
         head, tail = self._plan(audio, options.vad or VadOptions(), incremental)
         key = _BatchKey(
             replace(options, vad=None, algorithm="chunked", word_timestamps=False,
-                    segment_timestamps=False, pack_group=None),
+                    segment_timestamps=False),
             options.language, options.word_timestamps or options.segment_timestamps,
-            pack_group=options.pack_group if options.language else None,
         )  # fmt: skip
         found: list[str] = []
         raw = self._decode(audio, head, tail, key, found, cancel)
@@ -363,7 +272,7 @@ class ChunkedEngine:
         windows: list[Window] = []
         try:
             if rid is not None:
-                pending.extend(self._submit(audio, rid, head, key.pack_group))
+                pending.extend(self._submit(audio, rid, head))
             for step in tail:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled
@@ -395,7 +304,7 @@ class ChunkedEngine:
         try:
             if longest_first and len(windows) <= ahead:
                 order = sorted(range(len(windows)), key=lambda i: -windows[i].seconds)
-                submitted = self._submit(audio, rid, [windows[i] for i in order], key.pack_group)
+                submitted = self._submit(audio, rid, [windows[i] for i in order])
                 futures = {i: future for i, (_w, future) in zip(order, submitted, strict=True)}
                 for i, window in enumerate(windows):
                     yield from self._collect(window, futures[i], found, cancel)
@@ -403,9 +312,7 @@ class ChunkedEngine:
             for first in range(0, len(windows), group):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled
-                in_flight.extend(
-                    self._submit(audio, rid, windows[first : first + group], key.pack_group)
-                )
+                in_flight.extend(self._submit(audio, rid, windows[first : first + group]))
                 while len(in_flight) > ahead:
                     yield from self._collect(*in_flight.popleft(), found, cancel)
             while in_flight:
@@ -414,15 +321,9 @@ class ChunkedEngine:
             self.batcher.close_request(rid)
 
     def _submit(
-        self, audio: SampleSource, rid: int, windows: list[Window], group: str | None = None
+        self, audio: SampleSource, rid: int, windows: list[Window]
     ) -> list[tuple[Window, Future[WindowText]]]:
-        """Queue windows; with a `group`, short ones carry their samples for packing."""
-        payloads = []
-        for window in windows:
-            samples = window.audio(audio)
-            packable = group is not None and window.seconds <= PACK_CLIP_SECONDS
-            payloads.append(_WindowInput(self.model.features(samples), window.seconds,
-                                         samples if packable else None, group))  # fmt: skip
+        payloads = [_WindowInput(self.model.features(w.audio(audio)), w.seconds) for w in windows]
         return list(zip(windows, self.batcher.submit_many(rid, payloads), strict=True))
 
     def _collect(

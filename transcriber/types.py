@@ -48,10 +48,6 @@ class SttOptions:
     background: bool = False
     """A batch job's request: chunked mode runs it behind interactive requests, on at most
     all but one inference thread."""
-    pack_group: str | None = None
-    """Chunked mode, with `language` given: the request's short clips may be decoded in one
-    30-s window together with other requests' clips of the same group (the caller) and
-    options, which saves most of their encoder work under concurrent load. None: never."""
 
 
 @dataclass(frozen=True)

@@ -204,13 +204,6 @@ class WhisperModel:
             )  # fmt: skip
         return [_window_text(w, lang) for (w,), lang in zip(windows, languages, strict=True)]
 
-    @staticmethod
-    def compression_ratio(text: str) -> float:
-        """gzip ratio of `text` (Whisper's repetition measure)."""
-        from faster_whisper.transcribe import get_compression_ratio
-
-        return float(get_compression_ratio(text))
-
     def text_tokens(self, language: str, text: str) -> tuple[int, ...]:
         """`text` encoded with the transcribe tokenizer of `language`."""
         return tuple(int(t) for t in self._tokenizer("transcribe", language).encode(text))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-from dataclasses import replace
 from typing import BinaryIO
 
 from fastapi import APIRouter, Request, Response
@@ -17,7 +16,6 @@ from audio.api.deps import (
     SettingsDep,
     SttDep,
     charge,
-    client,
     request_id,
     spend,
 )
@@ -71,8 +69,6 @@ async def _handle(
         await spend(request, "audio-seconds", 0)  # admitted while anything is left
         media = await _media(req, settings)
         options = req.options(settings.stt, stt.default_vad())
-        if settings.stt.pack_clips:
-            options = replace(options, pack_group=client(request))
         if req.diarize and diarize is not None:
             found = await diarize.transcribe(
                 media, resolved, options,

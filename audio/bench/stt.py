@@ -173,28 +173,25 @@ class HttpResult:
         return ordered[len(ordered) // 2]
 
 
-def post_wav(client: httpx.Client, body: bytes, language: str | None = None) -> float:
+def post_wav(client: httpx.Client, body: bytes) -> float:
     started = time.perf_counter()
-    data = {"model": "whisper-base"} | ({"language": language} if language else {})
-    client.post("/v1/audio/transcriptions", data=data,
+    client.post("/v1/audio/transcriptions", data={"model": "whisper-base"},
                 files={"file": ("a.wav", body, "audio/wav")}).raise_for_status()  # fmt: skip
     return time.perf_counter() - started
 
 
-def _http(
-    settings: Settings, clips: list[Clip], long: Clip, language: str | None = None
-) -> HttpResult:
+def _http(settings: Settings, clips: list[Clip], long: Clip) -> HttpResult:
     eight = [_wav(first_seconds(c, 8.0)) for c in clips[:8]]
     short = _wav(first_seconds(clips[0], 5.0))
     long_wav = _wav(first_seconds(long, 300.0))
     with serving(settings) as url, httpx.Client(base_url=url, timeout=600) as client:
         post_wav(client, short)  # load the model
-        bursts = tuple(_burst(client, eight, language) for _ in range(BURST_ROUNDS))
-        solo = statistics.median(post_wav(client, short, language) for _ in range(3))
+        bursts = tuple(_burst(client, eight) for _ in range(BURST_ROUNDS))
+        solo = statistics.median(post_wav(client, short) for _ in range(3))
         with ThreadPoolExecutor(1) as pool:
-            background = pool.submit(post_wav, client, long_wav, language)
+            background = pool.submit(post_wav, client, long_wav)
             time.sleep(2.0)
-            under_load = [post_wav(client, short, language) for _ in range(3)]
+            under_load = [post_wav(client, short) for _ in range(3)]
             if background.done():
                 raise RuntimeError("the 5-minute file finished before the short requests")
             background.result()
@@ -202,21 +199,20 @@ def _http(
     return HttpResult(bursts, solo, loaded)
 
 
-def http_concurrency(settings: Settings, language: str | None = None) -> HttpResult:
-    """The concurrency measurements alone, on this bench's generated speech; every
-    request states `language` if given."""
+def http_concurrency(settings: Settings) -> HttpResult:
+    """The concurrency measurements alone, on this bench's generated speech."""
     clips = render_paragraphs()
-    return _http(settings, clips, long_form(clips, LONG_SECONDS), language)
+    return _http(settings, clips, long_form(clips, LONG_SECONDS))
 
 
-def _burst(client: httpx.Client, bodies: list[bytes], language: str | None) -> Burst:
+def _burst(client: httpx.Client, bodies: list[bytes]) -> Burst:
     started = time.perf_counter()
     for body in bodies:
-        post_wav(client, body, language)
+        post_wav(client, body)
     sequential = time.perf_counter() - started
     with ThreadPoolExecutor(len(bodies)) as pool:
         started = time.perf_counter()
-        latencies = tuple(pool.map(lambda b: post_wav(client, b, language), bodies))
+        latencies = tuple(pool.map(lambda b: post_wav(client, b), bodies))
         concurrent = time.perf_counter() - started
     return Burst(sequential, concurrent, latencies)
 
