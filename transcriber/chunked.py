@@ -85,11 +85,24 @@ class Utterance:
 
 
 UTTERANCE_FRAME_STEP = 200
-"""Utterances are encoded at a length rounded up to this many frames (2 s), so turns of
-about the same length share a batch."""
+"""Short windows are encoded at a length rounded up to this many frames (2 s), so windows
+of about the same length share a beam search."""
 UTTERANCE_MIN_FRAMES = 1000
-"""An utterance is encoded in at least 10 s, and in twice its length: with less trailing
+"""A short window is encoded in at least 10 s, and in twice its length: with less trailing
 silence Whisper base loops on short turns ("And so my fellow Americans. And so my...")."""
+
+
+def encoder_frames(seconds: float, min_frames: int = UTTERANCE_MIN_FRAMES) -> int:
+    """Feature frames to encode `seconds` of audio in: twice its length, at least
+    `min_frames`, rounded up to UTTERANCE_FRAME_STEP, at most a full window. Whisper's
+    encoder takes any length up to 30 s and costs about what it is given: a 3-s clip in
+    10 s costs a third of the 30 s it used to be padded to (short-clip WER measured no
+    worse: BENCHMARKS.md, `bench latency`)."""
+    needed = max(min_frames, 2 * int(seconds * FRAMES_PER_SECOND))
+    rounded = -(-needed // UTTERANCE_FRAME_STEP) * UTTERANCE_FRAME_STEP
+    return min(WINDOW_FRAMES, rounded)
+
+
 MIN_TOKENS = 10
 """Tokens any capped decode may use, however short its audio."""
 REPETITION_RATIO = 2.4
@@ -115,20 +128,28 @@ class ChunkedEngine:
         self.batcher.shutdown()
 
     # -- the model side (batcher thread) ---------------------------------------
-    def _encode(self, payloads: list[_WindowInput], between: Between, short: bool) -> Encoded:
-        """The batch's encoder output. On the CPU one window at a time (batching the
+    def _encode(
+        self, key: _BatchKey, payloads: list[_WindowInput], between: Between, short: bool
+    ) -> list[tuple[list[int], Encoded]]:
+        """The batch's windows grouped by the length they are encoded in (see `_frames`),
+        each group with its encoder output. On the CPU one window at a time (batching the
         encoder gains nothing there and multiplies its attention memory), calling
         `between` after each, which lets short requests in and may add windows to the
-        batch; on a GPU all at once. Long requests' windows are encoded one at a time
-        across threads too: each encoding briefly holds ~80 MB of attention scores, and
-        a long file's encodings would otherwise coincide for its whole length. A request
+        batch; on a GPU a group at once. Long requests' windows are encoded one at a time
+        across threads too: each encoding briefly holds ~80 MB of attention scores, and a
+        long file's encodings would otherwise coincide for its whole length. A request
         that is alone encodes on the all-core replica, while the other thread's beam
         search goes on."""
         if not self.model.on_cpu:
-            return self.model.encode(np.stack([p.features for p in payloads]))
+            return [
+                (group, self.model.encode(np.stack(
+                    [payloads[i].features[:, :frames] for i in group])))
+                for frames, group in self._by_frames(key, payloads, short).items()
+            ]  # fmt: skip
         parts: list[Encoded] = []
         while len(parts) < len(payloads):
-            features = payloads[len(parts)].features[None]
+            payload = payloads[len(parts)]
+            features = payload.features[None, :, : self._frames(key, payload, short)]
             solo = self.model.has_solo and self.batcher.alone()
             if short:
                 parts.append(self.model.encode(features, solo))
@@ -136,23 +157,48 @@ class ChunkedEngine:
                 with self._long_encode:
                     parts.append(self.model.encode(features, solo))
             between()
-        return self.model.concatenate(parts)
+        return [
+            (group, self.model.concatenate([parts[i] for i in group]))
+            for group in self._by_frames(key, payloads, short).values()
+        ]
+
+    @staticmethod
+    def _frames(key: _BatchKey, payload: _WindowInput, short: bool) -> int:
+        """Feature frames a window is encoded in: a short request's in twice its length
+        (`encoder_frames`), a long request's in a full window (its windows are nearly full:
+        the segmenter packs speech up to 30 s), an utterance's as it asked."""
+        if key.frames != WINDOW_FRAMES or not short:
+            return key.frames
+        return encoder_frames(payload.duration)
+
+    def _by_frames(
+        self, key: _BatchKey, payloads: list[_WindowInput], short: bool
+    ) -> dict[int, list[int]]:
+        """Indexes of the windows grouped by their encoded length (one beam search each)."""
+        groups: dict[int, list[int]] = {}
+        for index, payload in enumerate(payloads):
+            groups.setdefault(self._frames(key, payload, short), []).append(index)
+        return groups
 
     def _run_batch(
         self, key: Hashable, payloads: list[_WindowInput], between: Between, short: bool
     ) -> list[WindowText]:
         """Encode; detect each window's language from that encoding if needed; decode
-        all windows in one beam search; align words only when times are needed."""
+        the windows of each encoded length in one beam search; align words only when
+        times are needed."""
         assert isinstance(key, _BatchKey)
-        encoded = self._encode(payloads, between, short)
-        if key.language is None and self.model.is_multilingual:
-            languages = self.model.detect_languages(encoded)
-        else:
-            languages = [key.language or "en"] * len(payloads)
-        durations = [p.duration for p in payloads]
-        return self.model.decode_windows(
-            encoded, languages, key.options, durations, key.align, key.max_length
-        )
+        results: dict[int, WindowText] = {}
+        for group, encoded in self._encode(key, payloads, between, short):
+            if key.language is None and self.model.is_multilingual:
+                languages = self.model.detect_languages(encoded)
+            else:
+                languages = [key.language or "en"] * len(group)
+            durations = [payloads[i].duration for i in group]
+            decoded = self.model.decode_windows(
+                encoded, languages, key.options, durations, key.align, key.max_length
+            )
+            results.update(zip(group, decoded, strict=True))
+        return [results[i] for i in range(len(payloads))]
 
     # -- the request side (a pool worker) ---------------------------------------
     def submit_utterance(
@@ -166,10 +212,7 @@ class ChunkedEngine:
         With `tokens_per_second`, the decode stops at that many tokens per second of the
         encoded frames (a decode that loops ends in time)."""
         seconds = audio.shape[0] / SAMPLE_RATE
-        if frames is None:
-            needed = max(min_frames, 2 * int(seconds * FRAMES_PER_SECOND))
-            frames = -(-needed // UTTERANCE_FRAME_STEP) * UTTERANCE_FRAME_STEP
-        frames = min(WINDOW_FRAMES, frames)
+        frames = min(WINDOW_FRAMES, frames or encoder_frames(seconds, min_frames))
         key = _BatchKey(
             replace(options, vad=None, algorithm="chunked", word_timestamps=False,
                     segment_timestamps=False),

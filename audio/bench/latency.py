@@ -13,14 +13,12 @@ run in the same bench run.
    `WhisperModel.transcribe` on the same clip and weights in this process. Where its time
    goes is measured per stage in this process.
 4. The concurrency results of `bench stt` (8 concurrent 8-s clips against one by one, a
-   5-s request during a 5-minute file) in the same run, with `language=en` like the
-   rest of this bench (short clips of one caller then share encoder windows), and again
-   without a language (each clip its own window); the previous engine (no all-core
-   replica, no shared windows) on the same requests.
+   5-s request during a 5-minute file) in the same run, and the same with no all-core
+   replica (`solo_threads=1`).
 5. WER: the long file's against the control's, and short clips with known words (each
-   sentence of the bench paragraphs, and jfk.flac with `--samples`) sent one by one and
-   then 8 at a time, the server's count of clips that shared a window read from
-   /metrics.
+   sentence of the bench paragraphs, and jfk.flac with `--samples`) decoded in this
+   process with each clip encoded in twice its length, as the engine now does, against
+   the same clips padded to 30 s, with the CPU time of both.
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +44,7 @@ from audio.services import Services, stt_registry
 from audio.settings import Settings
 from common.pcm import SAMPLE_RATE, to_float32
 from segmenter.vad import SileroVad
+from transcriber.chunked import encoder_frames
 from transcriber.types import SttOptions
 
 SPEECH_INPUT = (
@@ -165,22 +163,20 @@ class LongResult:
     control_wer: float
 
 
-# -- 5. short clips sharing windows ---------------------------------------------------
-SHORT_AT_ONCE = 8
-
-
+# -- 5. short clips: encoded in twice their length vs padded to 30 s ------------------
 @dataclass(frozen=True)
 class ShortClips:
     clips: int
     """Short clips with known words."""
-    alone_wer: float
-    """WER of all their texts together, sent one by one."""
-    concurrent_wer: float
-    """The same, sent SHORT_AT_ONCE at a time."""
-    packed: int
-    """Clips the server decoded in a window shared with others meanwhile (/metrics)."""
-    redone: int
-    """Clips of shared windows decoded again alone (/metrics)."""
+    seconds: float
+    """Their total length."""
+    wer: float
+    """WER of all their texts together, each clip encoded in twice its length."""
+    cpu: float
+    """CPU seconds of this process for those encodings and beam searches."""
+    padded_wer: float
+    """The same, each clip padded to a 30-s window (the engine before)."""
+    padded_cpu: float
 
 
 def _short_clip_set(samples_dir: str | None) -> list[Clip]:
@@ -190,32 +186,30 @@ def _short_clip_set(samples_dir: str | None) -> list[Clip]:
     return clips
 
 
-def _shared_counts(client: httpx.Client) -> tuple[int, int]:
-    """(clips read from a shared window, clips decoded again alone) so far, from /metrics."""
-    found = dict.fromkeys(("speech_clips_packed_total", "speech_clips_redone_total"), 0)
-    for line in client.get("/metrics").text.splitlines():
-        name = line.split("{", 1)[0]
-        if name in found:
-            found[name] += int(float(line.rsplit(" ", 1)[1]))
-    return found["speech_clips_packed_total"], found["speech_clips_redone_total"]
+def _short_clips(settings: Settings, clips: list[Clip]) -> ShortClips:
+    from transcriber.whisper import WINDOW_FRAMES
 
+    services = Services.build(settings.model_copy(update={"warmup": False}))
+    try:
+        model = services.stt.chunked_engine(settings.stt.default_model).model
+        options = SttOptions(language="en", algorithm="chunked", segment_timestamps=False)
+        reference = " ".join(c.reference for c in clips)
 
-def _short_clips(client: httpx.Client, clips: list[Clip]) -> ShortClips:
-    bodies = [encoded(c.samples, "wav") for c in clips]
-    reference = " ".join(c.reference for c in clips)
-    alone = [_transcribe(client, body, "clip.wav")[1] for body in bodies]
-    packed, redone = _shared_counts(client)
-    concurrent: list[str] = []
-    with ThreadPoolExecutor(SHORT_AT_ONCE) as pool:
-        for first in range(0, len(bodies), SHORT_AT_ONCE):
-            group = bodies[first : first + SHORT_AT_ONCE]
-            concurrent += [r[1] for r in pool.map(lambda b: _transcribe(client, b, "c.wav"), group)]
-    packed_after, redone_after = _shared_counts(client)
-    return ShortClips(
-        len(clips), word_error_rate(reference, " ".join(alone)),
-        word_error_rate(reference, " ".join(concurrent)), packed_after - packed,
-        redone_after - redone,
-    )  # fmt: skip
+        def run(frames_of: Callable[[float], int]) -> tuple[float, float]:
+            started, texts = time.process_time(), []
+            for clip in clips:
+                features = model.features(clip.samples, frames_of(clip.seconds))
+                encoded = model.encode(features[None])
+                (text,) = model.decode_windows(encoded, ["en"], options, [clip.seconds], False)
+                texts.append(text.text)
+            return word_error_rate(reference, " ".join(texts)), time.process_time() - started
+
+        wer, cpu = run(encoder_frames)
+        padded_wer, padded_cpu = run(lambda _seconds: WINDOW_FRAMES)
+        seconds = sum(c.seconds for c in clips)
+        return ShortClips(len(clips), seconds, wer, cpu, padded_wer, padded_cpu)
+    finally:
+        services.close()
 
 
 def _transcribe(client: httpx.Client, body: bytes, name: str) -> tuple[float, str]:
@@ -279,9 +273,10 @@ def _stages(settings: Settings, clip_bytes: bytes) -> dict[str, float]:
         options = SttOptions(language="en", algorithm="chunked", segment_timestamps=False)
         audio = decode_int16(io.BytesIO(clip_bytes))
         samples = to_float32(np.asarray(audio[:]))
-        features = model.features(samples)
-        encoded_window = model.encode(features[None])
         seconds = [audio.shape[0] / SAMPLE_RATE]
+        frames = encoder_frames(seconds[0])  # as the engine encodes a short request
+        features = model.features(samples, frames)
+        encoded_window = model.encode(features[None])
         times: dict[str, list[float]] = {}
 
         def stage(name: str, run: Callable[[], object]) -> None:
@@ -292,8 +287,10 @@ def _stages(settings: Settings, clip_bytes: bytes) -> dict[str, float]:
         for _ in range(CLIP_REPEATS):
             stage("decode (PyAV)", lambda: decode_int16(io.BytesIO(clip_bytes)))
             stage("VAD (Silero)", lambda: vad.probabilities(audio))
-            stage("log-mel features", lambda: model.features(samples))
-            stage("encoder, 1 window", lambda: model.encode(features[None]))
+            stage("log-mel features", lambda: model.features(samples, frames))
+            stage(
+                f"encoder (the clip in {frames / 100:.0f} s)", lambda: model.encode(features[None])
+            )
             stage("beam search", lambda: model.decode_windows(
                 encoded_window, ["en"], options, seconds, False))  # fmt: skip
             stage("whole engine call", lambda: engine.stream(audio, options).collect())
@@ -315,7 +312,6 @@ def run_latency_bench(settings: Settings, args: argparse.Namespace) -> int:
             wall, ours_clip_text = _transcribe(c, clip_bytes, "hello.wav")
             ours_clip.append(wall)
         walls, cores, ours_text = _ours_long(c, process.pid, long)
-        short_clips = _short_clips(c, _short_clip_set(args.samples))
     stock = _stock_model(settings)
     clip_samples = decode_audio(io.BytesIO(clip_bytes))
 
@@ -343,36 +339,25 @@ def run_latency_bench(settings: Settings, args: argparse.Namespace) -> int:
         word_error_rate(long.reference, ours_text), tuple(control_long),
         word_error_rate(long.reference, control_text),
     )  # fmt: skip
-    concurrency = http_concurrency(settings, "en")
-    unstated = http_concurrency(settings)
+    short_clips = _short_clips(settings, _short_clip_set(args.samples))
+    concurrency = http_concurrency(settings)
     previous = http_concurrency(settings.model_copy(update={"stt": settings.stt.model_copy(
-        update={"solo_threads": 1, "pack_clips": False})}), "en")  # fmt: skip
+        update={"solo_threads": 1})}))  # fmt: skip
     OUT_DIR.mkdir(exist_ok=True)
     raw = {"speech": asdict(speech), "long": asdict(long_result), "clip": asdict(clip),
-           "concurrency": asdict(concurrency), "unstated": asdict(unstated),
-           "previous": asdict(previous), "short_clips": asdict(short_clips)}  # fmt: skip
+           "concurrency": asdict(concurrency), "previous": asdict(previous),
+           "short_clips": asdict(short_clips)}  # fmt: skip
     (OUT_DIR / "latency.json").write_text(json.dumps(raw, indent=2))
-    publish(_markdown(speech, long_result, clip, clip_reference,
-                      Concurrency(concurrency, unstated, previous), short_clips, args),
-            args.output)  # fmt: skip
+    publish(_markdown(speech, long_result, clip, clip_reference, concurrency, previous,
+                      short_clips, args), args.output)  # fmt: skip
     return 0
-
-
-@dataclass(frozen=True)
-class Concurrency:
-    stated: HttpResult
-    """Requests with `language=en`."""
-    unstated: HttpResult
-    """The same without a language."""
-    previous: HttpResult
-    """The previous engine (`solo_threads=1`, `pack_clips=false`), `language=en`."""
 
 
 def _markdown(
     speech: SpeechResult, long: LongResult, clip: ClipResult, clip_reference: str,
-    runs: Concurrency, short: ShortClips, args: argparse.Namespace,
+    concurrency: HttpResult, previous: HttpResult, short: ShortClips,
+    args: argparse.Namespace,
 ) -> str:  # fmt: skip
-    concurrency, previous, unstated = runs.stated, runs.previous, runs.unstated
     warm = _median(list(speech.warm_first_bytes))
     warm_p95 = _p(list(speech.warm_first_bytes), 95)
     busy = _median(list(long.ours_cores))
@@ -404,33 +389,25 @@ def _markdown(
         "| ≤ 0.95 |",
         f"| 3 | its text | {clip.ours_text.strip()!r} | {clip.control_text.strip()!r} | | "
         f"reference {clip_reference!r} |",
-        f"| 4 | 8 concurrent 8-s requests (language=en) vs one by one (median of "
-        f"{len(concurrency.bursts)} rounds: "
-        f"{', '.join(f'{b.speedup:.2f}x' for b in concurrency.bursts)}) "
+        f"| 4 | 8 concurrent 8-s requests vs one by one (median of {len(concurrency.bursts)} "
+        f"rounds: {', '.join(f'{b.speedup:.2f}x' for b in concurrency.bursts)}) "
         f"| {burst.concurrent_total:.2f} s | {burst.sequential_total:.2f} s "
         f"| {burst.speedup:.2f}x | ≥ 1.8x |",
-        f"| 4 | 5-s request during a 5-minute file vs solo (language=en) "
-        f"| {concurrency.short_under_load:.2f} s | {concurrency.short_solo:.2f} s "
+        f"| 4 | 5-s request during a 5-minute file vs solo | {concurrency.short_under_load:.2f} s "
+        f"| {concurrency.short_solo:.2f} s "
         f"| {concurrency.short_under_load / concurrency.short_solo:.2f}x | ≤ 2x |",
-        f"| 4 | the same two without a language (no shared windows): burst (rounds "
-        f"{', '.join(f'{b.speedup:.2f}x' for b in unstated.bursts)}); 5-s under load "
-        f"| {unstated.median_burst.concurrent_total:.2f} s; "
-        f"{unstated.short_under_load:.2f} s "
-        f"| {unstated.median_burst.sequential_total:.2f} s; {unstated.short_solo:.2f} s "
-        f"| {unstated.median_burst.speedup:.2f}x; "
-        f"{unstated.short_under_load / unstated.short_solo:.2f}x | |",
-        f"| 4 | the same burst, 8 at once: ours vs the previous engine (no all-core replica, "
-        f"no shared windows; its ratio {before.speedup:.2f}x) | {burst.concurrent_total:.2f} s "
+        f"| 4 | the same burst, 8 at once: ours vs no all-core replica (`solo_threads=1`; "
+        f"its ratio {before.speedup:.2f}x) | {burst.concurrent_total:.2f} s "
         f"| {before.concurrent_total:.2f} s "
         f"| {before.concurrent_total / burst.concurrent_total:.2f}x | throughput kept |",
-        f"| 4 | 5-s request during the 5-minute file: ours vs the previous engine (its ratio "
+        f"| 4 | 5-s request during the 5-minute file: ours vs no all-core replica (its ratio "
         f"{previous.short_under_load / previous.short_solo:.2f}x) "
         f"| {concurrency.short_under_load:.2f} s | {previous.short_under_load:.2f} s "
         f"| {previous.short_under_load / concurrency.short_under_load:.2f}x | |",
-        f"| 5 | WER of {short.clips} short clips with known words, {SHORT_AT_ONCE} at a time "
-        f"({short.packed} read from a shared window, {short.redone} decoded again alone after "
-        f"one) vs "
-        f"one by one | {short.concurrent_wer:.3f} | {short.alone_wer:.3f} | | unchanged |",
+        f"| 5 | WER of {short.clips} short clips with known words ({short.seconds:.0f} s), "
+        f"each encoded in twice its length vs padded to 30 s (CPU s of encoder and search: "
+        f"{short.cpu:.1f} vs {short.padded_cpu:.1f}) | {short.wer:.3f} | {short.padded_wer:.3f} "
+        "| | unchanged |",
         "",
         "Runs: long file "
         + ", ".join(f"{w:.2f}" for w in long.ours)

@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from audio.decode import decode_audio
+from transcriber.chunked import encoder_frames
 
 from ..helpers import MIT_REFERENCE, SAMPLES, live_server, wait_until, wav_bytes, wer
 
@@ -149,3 +150,13 @@ def test_a_capped_utterance_stops_at_its_token_limit(make_settings) -> None:  # 
         assert len(capped.result(120).tokens) <= MIN_TOKENS + int(0.5 * frames_seconds)
     finally:
         services.close()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "frames"),
+    [(0.5, 1000), (3.0, 1000), (5.0, 1000), (5.1, 1200), (8.0, 1600), (14.0, 2800),
+     (15.0, 3000), (26.0, 3000)],
+)  # fmt: skip
+def test_short_windows_are_encoded_in_twice_their_length(seconds: float, frames: int) -> None:
+    """A 3-s clip is encoded in 10 s, not padded to 30 s (a third of the cost)."""
+    assert encoder_frames(seconds) == frames
