@@ -6,6 +6,7 @@ so every run transcribes the same speech; references are the text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,8 +54,9 @@ class Clip:
         return float(self.samples.shape[0]) / SAMPLE_RATE
 
 
-def render_paragraphs() -> list[Clip]:
-    """Each paragraph once, voices cycling: about 2 minutes of speech."""
+def speak(lines: Sequence[tuple[str, str]]) -> list[list[Samples]]:
+    """Each (text, voice id) rendered by the project's voices without timbre noise: the
+    chunks (sentences) the synthesizer renders it in, each at 16 kHz."""
     from audio.services import voice_engines
     from audio.settings import TtsSettings
     from voices.catalog import VoiceCatalog
@@ -63,36 +65,36 @@ def render_paragraphs() -> list[Clip]:
 
     catalog = VoiceCatalog.load()
     synthesizer = Synthesizer(voice_engines(TtsSettings(piper_noise_scale=0.0)))
+    return [
+        [resample(chunk.samples, chunk.sample_rate, SAMPLE_RATE)
+         for chunk in synthesizer.stream(text, catalog.lookup(voice), SpeechOptions())]
+        for text, voice in lines
+    ]  # fmt: skip
+
+
+def cycling_voices(texts: Sequence[str]) -> list[tuple[str, str]]:
+    """The texts paired with the benchmark voices in turn."""
+    return [(text, VOICES[index % len(VOICES)]) for index, text in enumerate(texts)]
+
+
+def render_paragraphs() -> list[Clip]:
+    """Each paragraph once, voices cycling: about 2 minutes of speech."""
     pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), np.float32)
     clips = []
-    for index, text in enumerate(PARAGRAPHS):
-        voice = catalog.lookup(VOICES[index % len(VOICES)])
-        pieces = []
-        for chunk in synthesizer.stream(text, voice, SpeechOptions()):
-            pieces += [resample(chunk.samples, chunk.sample_rate, SAMPLE_RATE), pause]
-        clips.append(Clip(f"paragraph-{index + 1}", np.concatenate(pieces), text))
+    for index, chunks in enumerate(speak(cycling_voices(PARAGRAPHS))):
+        pieces = [piece for chunk in chunks for piece in (chunk, pause)]
+        clips.append(Clip(f"paragraph-{index + 1}", np.concatenate(pieces), PARAGRAPHS[index]))
     return clips
 
 
 def render_sentences() -> list[Clip]:
     """Each sentence of the paragraphs as a clip of its own, voices cycling: short clips
     whose words are known exactly."""
-    from audio.services import voice_engines
-    from audio.settings import TtsSettings
-    from voices.catalog import VoiceCatalog
-    from voices.synthesizer import Synthesizer
-    from voices.types import SpeechOptions
-
-    catalog = VoiceCatalog.load()
-    synthesizer = Synthesizer(voice_engines(TtsSettings(piper_noise_scale=0.0)))
     sentences = [s.strip().rstrip(".") + "." for p in PARAGRAPHS for s in p.split(". ")]
-    clips = []
-    for index, text in enumerate(sentences):
-        voice = catalog.lookup(VOICES[index % len(VOICES)])
-        chunks = synthesizer.stream(text, voice, SpeechOptions())
-        samples = [resample(c.samples, c.sample_rate, SAMPLE_RATE) for c in chunks]
-        clips.append(Clip(f"sentence-{index + 1}", np.concatenate(samples), text))
-    return clips
+    return [
+        Clip(f"sentence-{index + 1}", np.concatenate(chunks), sentences[index])
+        for index, chunks in enumerate(speak(cycling_voices(sentences)))
+    ]
 
 
 def long_form(clips: list[Clip], minimum_seconds: float) -> Clip:

@@ -35,7 +35,7 @@ from audio.bench.conversations import (
     phrases,
     real_speakers,
 )
-from audio.bench.corpus import PARAGRAPHS, encoded
+from audio.bench.corpus import PARAGRAPHS, encoded, speak
 from audio.bench.report import heading, publish
 from audio.bench.stt import server_process, status_mb
 from common.pcm import SAMPLE_RATE
@@ -61,26 +61,19 @@ SEED = 2026
 
 def tts_speakers(count: int) -> list[Speaker]:
     """`count` of the project's voices, each reading a paragraph (Arabic voices Arabic)."""
-    from audio.encode import resample
-    from audio.services import voice_engines
-    from audio.settings import TtsSettings
     from voices.catalog import VoiceCatalog
-    from voices.synthesizer import Synthesizer
-    from voices.types import SpeechOptions
 
     catalog = VoiceCatalog.load()
-    synthesizer = Synthesizer(voice_engines(TtsSettings(piper_noise_scale=0.0)))
+    names = TTS_VOICES[:count]
+    texts = [
+        ARABIC_TEXT if catalog.lookup(name).language == "ar" else PARAGRAPHS[i % len(PARAGRAPHS)]
+        for i, name in enumerate(names)
+    ]
     vad = SileroVad()
-    out = []
-    for index, name in enumerate(TTS_VOICES[:count]):
-        voice = catalog.lookup(name)
-        text = ARABIC_TEXT if voice.language == "ar" else PARAGRAPHS[index % len(PARAGRAPHS)]
-        audio = np.concatenate([
-            resample(chunk.samples, chunk.sample_rate, SAMPLE_RATE)
-            for chunk in synthesizer.stream(text, voice, SpeechOptions())
-        ])  # fmt: skip
-        out.append(Speaker(name, phrases(audio, vad)))
-    return out
+    return [
+        Speaker(name, phrases(np.concatenate(chunks), vad))
+        for name, chunks in zip(names, speak(list(zip(texts, names, strict=True))), strict=True)
+    ]
 
 
 def _score(

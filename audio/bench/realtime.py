@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from audio.bench.corpus import PARAGRAPHS, VOICES, encoded
+from audio.bench.corpus import PARAGRAPHS, cycling_voices, encoded, speak
 from audio.bench.latency import ENGLISH_HALF_SECONDS, MIT_ENGLISH, _p
 from audio.bench.report import OUT_DIR, ROOT, heading, publish
 from audio.bench.stt import server_process, word_error_rate
@@ -54,20 +54,7 @@ CLIP = ROOT / "samples" / "hello_en.wav"
 
 def render_utterances() -> list[Samples]:
     """Each sentence of the benchmark paragraphs, voices cycling (16 kHz)."""
-    from audio.services import voice_engines
-    from audio.settings import TtsSettings
-    from voices.catalog import VoiceCatalog
-    from voices.synthesizer import Synthesizer
-    from voices.types import SpeechOptions
-
-    catalog = VoiceCatalog.load()
-    synthesizer = Synthesizer(voice_engines(TtsSettings(piper_noise_scale=0.0)))
-    utterances = []
-    for index, text in enumerate(PARAGRAPHS[:4]):
-        voice = catalog.lookup(VOICES[index % len(VOICES)])
-        for chunk in synthesizer.stream(text, voice, SpeechOptions()):
-            utterances.append(resample(chunk.samples, chunk.sample_rate, SAMPLE_RATE))
-    return utterances
+    return [chunk for chunks in speak(cycling_voices(PARAGRAPHS[:4])) for chunk in chunks]
 
 
 def timeline(utterances: list[Samples]) -> bytes:
