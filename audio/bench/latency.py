@@ -44,8 +44,9 @@ from audio.services import Services, stt_registry
 from audio.settings import Settings
 from common.pcm import SAMPLE_RATE, to_float32
 from segmenter.vad import SileroVad
-from transcriber.chunked import encoder_frames
+from transcriber.chunked import ChunkedEngine, encoder_frames
 from transcriber.types import SttOptions
+from transcriber.whisper import WINDOW_FRAMES, WhisperModel
 
 SPEECH_INPUT = (
     "The weather today is mostly sunny with a light breeze from the west. Expect highs "
@@ -186,30 +187,23 @@ def _short_clip_set(samples_dir: str | None) -> list[Clip]:
     return clips
 
 
-def _short_clips(settings: Settings, clips: list[Clip]) -> ShortClips:
-    from transcriber.whisper import WINDOW_FRAMES
+def _short_clips(model: WhisperModel, clips: list[Clip]) -> ShortClips:
+    options = SttOptions(language="en", algorithm="chunked", segment_timestamps=False)
+    reference = " ".join(c.reference for c in clips)
 
-    services = Services.build(settings.model_copy(update={"warmup": False}))
-    try:
-        model = services.stt.chunked_engine(settings.stt.default_model).model
-        options = SttOptions(language="en", algorithm="chunked", segment_timestamps=False)
-        reference = " ".join(c.reference for c in clips)
+    def run(frames_of: Callable[[float], int]) -> tuple[float, float]:
+        started, texts = time.process_time(), []
+        for clip in clips:
+            features = model.features(clip.samples, frames_of(clip.seconds))
+            encoded = model.encode(features[None])
+            (text,) = model.decode_windows(encoded, ["en"], options, [clip.seconds], False)
+            texts.append(text.text)
+        return word_error_rate(reference, " ".join(texts)), time.process_time() - started
 
-        def run(frames_of: Callable[[float], int]) -> tuple[float, float]:
-            started, texts = time.process_time(), []
-            for clip in clips:
-                features = model.features(clip.samples, frames_of(clip.seconds))
-                encoded = model.encode(features[None])
-                (text,) = model.decode_windows(encoded, ["en"], options, [clip.seconds], False)
-                texts.append(text.text)
-            return word_error_rate(reference, " ".join(texts)), time.process_time() - started
-
-        wer, cpu = run(encoder_frames)
-        padded_wer, padded_cpu = run(lambda _seconds: WINDOW_FRAMES)
-        seconds = sum(c.seconds for c in clips)
-        return ShortClips(len(clips), seconds, wer, cpu, padded_wer, padded_cpu)
-    finally:
-        services.close()
+    wer, cpu = run(encoder_frames)
+    padded_wer, padded_cpu = run(lambda _seconds: WINDOW_FRAMES)
+    seconds = sum(c.seconds for c in clips)
+    return ShortClips(len(clips), seconds, wer, cpu, padded_wer, padded_cpu)
 
 
 def _transcribe(client: httpx.Client, body: bytes, name: str) -> tuple[float, str]:
@@ -261,42 +255,33 @@ class ClipResult:
     """Median seconds of each stage of a short request, run in this process."""
 
 
-def _stages(settings: Settings, clip_bytes: bytes) -> dict[str, float]:
+def _stages(engine: ChunkedEngine, clip_bytes: bytes) -> dict[str, float]:
     """Where a short request's time goes, stage by stage (median of CLIP_REPEATS)."""
-    services = Services.build(settings.model_copy(update={"warmup": False}))
-    try:
-        stt = services.stt
-        model_id = settings.stt.default_model
-        engine = stt.chunked_engine(model_id)
-        model = engine.model
-        vad = SileroVad()
-        options = SttOptions(language="en", algorithm="chunked", segment_timestamps=False)
-        audio = decode_int16(io.BytesIO(clip_bytes))
-        samples = to_float32(np.asarray(audio[:]))
-        seconds = [audio.shape[0] / SAMPLE_RATE]
-        frames = encoder_frames(seconds[0])  # as the engine encodes a short request
-        features = model.features(samples, frames)
-        encoded_window = model.encode(features[None])
-        times: dict[str, list[float]] = {}
+    model = engine.model
+    vad = SileroVad()
+    options = SttOptions(language="en", algorithm="chunked", segment_timestamps=False)
+    audio = decode_int16(io.BytesIO(clip_bytes))
+    samples = to_float32(np.asarray(audio[:]))
+    seconds = [audio.shape[0] / SAMPLE_RATE]
+    frames = encoder_frames(seconds[0])  # as the engine encodes a short request
+    features = model.features(samples, frames)
+    encoded_window = model.encode(features[None])
+    times: dict[str, list[float]] = {}
 
-        def stage(name: str, run: Callable[[], object]) -> None:
-            started = time.perf_counter()
-            run()
-            times.setdefault(name, []).append(time.perf_counter() - started)
+    def stage(name: str, run: Callable[[], object]) -> None:
+        started = time.perf_counter()
+        run()
+        times.setdefault(name, []).append(time.perf_counter() - started)
 
-        for _ in range(CLIP_REPEATS):
-            stage("decode (PyAV)", lambda: decode_int16(io.BytesIO(clip_bytes)))
-            stage("VAD (Silero)", lambda: vad.probabilities(audio))
-            stage("log-mel features", lambda: model.features(samples, frames))
-            stage(
-                f"encoder (the clip in {frames / 100:.0f} s)", lambda: model.encode(features[None])
-            )
-            stage("beam search", lambda: model.decode_windows(
-                encoded_window, ["en"], options, seconds, False))  # fmt: skip
-            stage("whole engine call", lambda: engine.stream(audio, options).collect())
-        return {name: _median(values) for name, values in times.items()}
-    finally:
-        services.close()
+    for _ in range(CLIP_REPEATS):
+        stage("decode (PyAV)", lambda: decode_int16(io.BytesIO(clip_bytes)))
+        stage("VAD (Silero)", lambda: vad.probabilities(audio))
+        stage("log-mel features", lambda: model.features(samples, frames))
+        stage(f"encoder (the clip in {frames / 100:.0f} s)", lambda: model.encode(features[None]))
+        stage("beam search", lambda: model.decode_windows(
+            encoded_window, ["en"], options, seconds, False))  # fmt: skip
+        stage("whole engine call", lambda: engine.stream(audio, options).collect())
+    return {name: _median(values) for name, values in times.items()}
 
 
 # -- the run -----------------------------------------------------------------------------
@@ -331,7 +316,13 @@ def run_latency_bench(settings: Settings, args: argparse.Namespace) -> int:
         return "".join(s.text for s in segments)
 
     control_long, control_text = _timed_runs(stock_long, LONG_REPEATS)
-    stages = _stages(settings, clip_bytes)
+    services = Services.build(settings.model_copy(update={"warmup": False}))
+    try:  # the in-process measurements: one engine for both
+        engine = services.stt.chunked_engine(settings.stt.default_model)
+        stages = _stages(engine, clip_bytes)
+        short_clips = _short_clips(engine.model, _short_clip_set(args.samples))
+    finally:
+        services.close()
     clip = ClipResult(tuple(ours_clip), ours_clip_text, tuple(control_clip), control_clip_text,
                       stages)  # fmt: skip
     long_result = LongResult(
@@ -339,7 +330,6 @@ def run_latency_bench(settings: Settings, args: argparse.Namespace) -> int:
         word_error_rate(long.reference, ours_text), tuple(control_long),
         word_error_rate(long.reference, control_text),
     )  # fmt: skip
-    short_clips = _short_clips(settings, _short_clip_set(args.samples))
     concurrency = http_concurrency(settings)
     previous = http_concurrency(settings.model_copy(update={"stt": settings.stt.model_copy(
         update={"solo_threads": 1})}))  # fmt: skip
