@@ -38,7 +38,10 @@ class _Worker:
         from audio.batch_service import BatchLines
         from audio.services import Services, batch_store
 
-        self.settings = Settings.model_validate_json(settings_json)
+        settings = Settings.model_validate_json(settings_json)
+        # an actor runs batch work only: nothing of its own to yield the cores to
+        stt = settings.stt.model_copy(update={"background_nice": 0})
+        self.settings = settings.model_copy(update={"stt": stt})
         self.services = Services.build(self.settings)
         self.lines = BatchLines(
             self.settings, self.services.stt, batch_store(self.settings), self.services.diarize

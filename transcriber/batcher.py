@@ -6,14 +6,16 @@ batch of at most `max_batch`, wait at most `max_wait` for a batch to fill, run
 it, and route each result back to its request's future. Cancelling a request
 drops its queued windows.
 
-Scheduling is shortest-remaining-first: requests with the fewest windows left
-go first, and a batch that carries a short request's windows is not filled up
-with a long request's windows. A batch runs in steps (one window's encoding
-each); between steps its thread first runs any short request that is waiting,
-so a 5-s clip waits at most one step of an hour-long file, not a whole batch.
-Among long requests the one with the fewest windows left goes first (ties
-round-robin). A running batch also takes in windows of its kind that arrive
-during its steps, up to its limit, so no thread idles waiting for a batch to
+Two lanes of `workers` threads each: the interactive lane runs short requests (at
+most `short_windows` windows: clips, realtime turns), the background lane long
+files and batch jobs. A short request never waits behind a long file's batch;
+the two lanes share the cores, and the batch function may run the background
+lane on replicas of lower CPU priority, so the operating system gives the cores
+to the interactive lane whenever it has work. Within a lane, scheduling is
+shortest-remaining-first (ties round-robin), and a batch that carries a short
+request's windows is not filled up with a long request's windows. A batch runs
+in steps (one window's encoding each); between them it takes in windows of its
+kind that arrived, up to its limit, so no thread idles waiting for a batch to
 fill.
 """
 
@@ -37,14 +39,27 @@ R = TypeVar("R")
 """A window's result."""
 
 Between = Callable[[], None]
-"""Called by a running batch after each step: runs waiting short requests, and may
-append windows to the batch's payload list."""
-RunBatch = Callable[[Hashable, list[P], Between, bool], Sequence[R]]
-"""Runs one batch: (options key, window payloads, between, whether it is short requests')
--> one result per payload (the payload list as it stands when the batch decodes)."""
+"""Called by a running batch after each step: may append windows that arrived to the
+batch's payload list."""
+
+
+@dataclass(frozen=True)
+class BatchKind:
+    """What kind of batch a thread runs (the batch function frames and places it by this)."""
+
+    short: bool
+    """Its windows are short requests' (at most `short_windows` windows each)."""
+    interactive: bool
+    """It runs in the interactive lane (short requests that are not background work);
+    the other lane carries long files and batch jobs."""
+
+
+RunBatch = Callable[[Hashable, list[P], Between, BatchKind], Sequence[R]]
+"""Runs one batch: (options key, window payloads, between, its kind) -> one result per
+payload (the payload list as it stands when the batch decodes)."""
 SHORT_REQUEST_WINDOWS = 2
-"""Requests of at most this many windows (or of one batch) are short: they go ahead of
-long ones at every step."""
+"""Requests of at most this many windows (or of one batch) are short: they run in the
+interactive lane."""
 
 
 @dataclass
@@ -69,19 +84,20 @@ class Batcher(Generic[P, R]):
         """Most windows in a batch of long requests (their batches run back to back)."""
         self.max_wait = max_wait
         self.workers = workers
+        """Inference threads in each lane."""
         self.max_queued = max_queued
         self.short_windows = max(max_batch, SHORT_REQUEST_WINDOWS)
         self._queues: OrderedDict[int, tuple[Hashable, deque[_Item[P, R]]]] = OrderedDict()
         self._background: set[int] = set()
         self._background_running = 0
         self.max_background = max(1, workers - 1)
-        """Inference threads background requests may hold at once (one is kept free for
+        """Background-lane threads batch jobs may hold at once (one is kept for long
         interactive requests when there are two or more)."""
         self._remaining: dict[int, int] = {}
         self._total: dict[int, int] = {}
         self._cond = threading.Condition()
         self._queued = 0
-        self._idle = 0
+        self._idle = {True: 0, False: 0}
         self._busy = 0
         self._closed = False
         self._ids = itertools.count()
@@ -89,21 +105,23 @@ class Batcher(Generic[P, R]):
         """Windows decoded so far (tests count work with it)."""
         self.batches_run = 0
         self.windows_cancelled = 0
-        self.steps_yielded = 0
-        """Short batches run between the steps of a long one."""
         self._threads = [
-            threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True)
+            threading.Thread(
+                target=self._loop, args=(interactive,), daemon=True,
+                name=f"{name}-{'interactive' if interactive else 'background'}-{i}",
+            )
+            for interactive in (True, False)
             for i in range(workers)
-        ]
+        ]  # fmt: skip
         for thread in self._threads:
             thread.start()
 
     # -- request side -------------------------------------------------------
     def open(self, key: Hashable, windows: int = 1, background: bool = False) -> int:
         """Register a request of `windows` windows sharing `key` (decoding options).
-        A `background` request (a batch job's) never runs between the steps of another,
-        and takes at most `max_background` inference threads, so the others stay free for
-        interactive requests. Its key must differ from interactive requests' keys."""
+        A `background` request (a batch job's) runs in the background lane whatever its
+        length, on at most `max_background` of its threads. Its key must differ from
+        interactive requests' keys."""
         with self._cond:
             rid = next(self._ids)
             if background:
@@ -152,11 +170,12 @@ class Batcher(Generic[P, R]):
         with self._cond:
             return self._queued
 
-    def alone(self) -> bool:
-        """Called from a running batch: its request is the only one open, so the batch may
-        use every core (any other thread is busy with the same request's windows)."""
+    def alone(self, kind: BatchKind) -> bool:
+        """Called from a running batch: its request is the only one open in its lane, so
+        the batch may use every core (the other lane's work, if any, yields to it or
+        shares with it, as the batch function arranges)."""
         with self._cond:
-            return len(self._queues) <= 1
+            return sum(self._interactive(rid) == kind.interactive for rid in self._queues) <= 1
 
     def running(self) -> int:
         """Batches being decoded now."""
@@ -174,68 +193,71 @@ class Batcher(Generic[P, R]):
     def _short(self, rid: int) -> bool:
         return self._total.get(rid, 0) <= self.short_windows
 
+    def _interactive(self, rid: int) -> bool:
+        """Whether the request runs in the interactive lane."""
+        return self._short(rid) and rid not in self._background
+
     def _limit(self, short: bool) -> int:
         return self.max_batch if short else self.long_max_batch
 
     def _candidates(
-        self, key: Hashable | None, short: bool | None, background: bool = True
-    ) -> list[int]:
-        """Requests with queued windows (of `key`, and short or long if given; background
-        ones only if `background`), shortest remaining first."""
+        self, interactive: bool, key: Hashable | None = None, short: bool | None = None,
+        background: bool = True,
+    ) -> list[int]:  # fmt: skip
+        """Requests of the lane with queued windows (of `key`, and short or long if given;
+        background ones only if `background`), shortest remaining first."""
         return sorted(
             (rid for rid, (k, q) in self._queues.items()
-             if q and (key is None or k == key) and (short is None or self._short(rid) == short)
+             if q and self._interactive(rid) == interactive
+             and (key is None or k == key) and (short is None or self._short(rid) == short)
              and (background or rid not in self._background)),
             key=lambda rid: self._remaining.get(rid, 0),
         )  # fmt: skip
 
     def _take(
-        self, short_only: bool = False
-    ) -> tuple[Hashable, list[_Item[P, R]], bool, bool] | None:
-        """The next batch (key, windows, whether they are short requests'): all of one
-        options key, shortest request first; short requests' windows are not mixed with
-        long ones. `short_only` (between steps): only short requests, and no waiting."""
+        self, interactive: bool
+    ) -> tuple[Hashable, list[_Item[P, R]], BatchKind, bool] | None:
+        """The lane's next batch (key, windows, kind, whether it is a batch job's): all of
+        one options key, shortest request first; short requests' windows are not mixed
+        with long ones."""
         with self._cond:
-            if short_only:  # a running thread between steps: not idle
-                return self._take_locked(short_only)
-            self._idle += 1
+            self._idle[interactive] += 1
             try:
-                return self._take_locked(short_only)
+                return self._take_locked(interactive)
             finally:
-                self._idle -= 1
+                self._idle[interactive] -= 1
 
     def _take_locked(
-        self, short_only: bool
-    ) -> tuple[Hashable, list[_Item[P, R]], bool, bool] | None:
+        self, interactive: bool
+    ) -> tuple[Hashable, list[_Item[P, R]], BatchKind, bool] | None:
         while not self._closed:
-            background = not short_only and self._background_running < self.max_background
-            ready = self._candidates(None, True if short_only else None, background)
+            background = interactive or self._background_running < self.max_background
+            ready = self._candidates(interactive, background=background)
             if not ready:
-                if short_only:
-                    return None
                 self._cond.wait()
                 continue
             key = self._queues[ready[0]][0]
             short = self._short(ready[0])
-            same = self._candidates(key, short)
+            same = self._candidates(interactive, key, short)
             oldest = min(self._queues[rid][1][0].queued_at for rid in same)
             available = sum(len(self._queues[rid][1]) for rid in same)
             wait = oldest + self.max_wait - time.monotonic()
-            if not short_only and available < self._limit(short) and wait > 0:
+            if available < self._limit(short) and wait > 0:
                 self._cond.wait(timeout=wait)
                 continue
             # idle threads share what is queued (a 3-window request runs on 2 threads)
-            share = -(-available // max(1, self._idle))
-            batch = self._pop(key, short, min(self._limit(short), share))
+            share = -(-available // max(1, self._idle[interactive]))
+            kind = BatchKind(short, interactive)
+            batch = self._pop(key, kind, min(self._limit(short), share))
             is_background = ready[0] in self._background
             self._background_running += is_background
-            return key, batch, short, is_background
+            return key, batch, kind, is_background
         return None
 
-    def _pop(self, key: Hashable, short: bool, count: int) -> list[_Item[P, R]]:
-        """Up to `count` queued windows of `key` (short or long requests'), shortest first;
-        long requests rotate for the next turn. Call with the lock held."""
-        order = self._candidates(key, short)
+    def _pop(self, key: Hashable, kind: BatchKind, count: int) -> list[_Item[P, R]]:
+        """Up to `count` queued windows of `key` of the lane (short or long requests'),
+        shortest first; long requests rotate for the next turn. Call with the lock held."""
+        order = self._candidates(kind.interactive, key, kind.short)
         batch: list[_Item[P, R]] = []
         for rid in order:
             queue = self._queues[rid][1]
@@ -244,39 +266,31 @@ class Batcher(Generic[P, R]):
                 self._remaining[rid] = self._remaining.get(rid, 1) - 1
             if len(batch) >= count:
                 break
-        if not short:
+        if not kind.short:
             for rid in order:
                 self._queues.move_to_end(rid)
         self._queued -= len(batch)
         self._cond.notify_all()
         return batch
 
-    def _run(
-        self, key: Hashable, batch: list[_Item[P, R]], short: bool, nested: bool = False
-    ) -> None:
-        """Run a batch. Between its steps: a long batch first runs waiting short requests
-        (unless it is itself running between steps); then the batch takes in windows that
-        arrived meanwhile, up to its limit (work-conserving: nothing waits for a batch to fill)."""
+    def _run(self, key: Hashable, batch: list[_Item[P, R]], kind: BatchKind) -> None:
+        """Run a batch; between its steps it takes in windows of its kind that arrived
+        meanwhile, up to its limit (work-conserving: nothing waits for a batch to fill)."""
         live = [item for item in batch if item.future.set_running_or_notify_cancel()]
         if not live:
             return
         payloads = [item.payload for item in live]
 
         def between() -> None:
-            if not short and not nested:
-                while (taken := self._take(short_only=True)) is not None:
-                    with self._cond:
-                        self.steps_yielded += 1
-                    self._run(taken[0], taken[1], True, nested=True)
             with self._cond:
-                more = self._pop(key, short, self._limit(short) - len(live))
+                more = self._pop(key, kind, self._limit(kind.short) - len(live))
             for item in more:
                 if item.future.set_running_or_notify_cancel():
                     live.append(item)
                     payloads.append(item.payload)
 
         try:
-            results = self._run_batch(key, payloads, between, short)
+            results = self._run_batch(key, payloads, between, kind)
         except Exception as exc:
             log.exception("batch failed")
             for item in live:
@@ -288,13 +302,13 @@ class Batcher(Generic[P, R]):
         for item, result in zip(live, results, strict=True):
             item.future.set_result(result)
 
-    def _loop(self) -> None:
-        while (taken := self._take()) is not None:
-            key, batch, short, background = taken
+    def _loop(self, interactive: bool) -> None:
+        while (taken := self._take(interactive)) is not None:
+            key, batch, kind, background = taken
             with self._cond:
                 self._busy += 1
             try:
-                self._run(key, batch, short)
+                self._run(key, batch, kind)
             finally:
                 with self._cond:
                     self._busy -= 1

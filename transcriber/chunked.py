@@ -23,7 +23,7 @@ from common.pcm import SAMPLE_RATE
 from segmenter.source import SampleSource
 from segmenter.vad import SileroVad, VadOptions
 from segmenter.windows import Window, first_window, segment, windows_after
-from transcriber.batcher import Batcher, Between
+from transcriber.batcher import Batcher, BatchKind, Between
 from transcriber.errors import Cancelled
 from transcriber.timeline import clean_segments
 from transcriber.types import Samples, Segment, SttOptions, TranscriptStream, Word
@@ -128,73 +128,79 @@ class ChunkedEngine:
         self.batcher.shutdown()
 
     # -- the model side (batcher thread) ---------------------------------------
+    def _replicas(self, kind: BatchKind) -> WhisperModel:
+        """The model replicas a batch runs on: the background lane's (long files, batch
+        jobs) may run at a lower CPU priority, so they yield the cores to short requests."""
+        return self.model if kind.interactive else self.model.background
+
     def _encode(
-        self, key: _BatchKey, payloads: list[_WindowInput], between: Between, short: bool
+        self, key: _BatchKey, payloads: list[_WindowInput], between: Between, kind: BatchKind
     ) -> list[tuple[list[int], Encoded]]:
         """The batch's windows grouped by the length they are encoded in (see `_frames`),
         each group with its encoder output. On the CPU one window at a time (batching the
         encoder gains nothing there and multiplies its attention memory), calling
-        `between` after each, which lets short requests in and may add windows to the
-        batch; on a GPU a group at once. Long requests' windows are encoded one at a time
-        across threads too: each encoding briefly holds ~80 MB of attention scores, and a
-        long file's encodings would otherwise coincide for its whole length. A request
-        that is alone encodes on the all-core replica, while the other thread's beam
-        search goes on."""
-        if not self.model.on_cpu:
+        `between` after each, which may add windows to the batch; on a GPU a group at
+        once. Long requests' windows are encoded one at a time across threads too: each
+        encoding briefly holds ~80 MB of attention scores, and a long file's encodings
+        would otherwise coincide for its whole length. A request alone in its lane
+        encodes on the all-core replica, while the other thread's beam search goes on."""
+        model = self._replicas(kind)
+        if not model.on_cpu:
             return [
-                (group, self.model.encode(np.stack(
+                (group, model.encode(np.stack(
                     [payloads[i].features[:, :frames] for i in group])))
-                for frames, group in self._by_frames(key, payloads, short).items()
+                for frames, group in self._by_frames(key, payloads, kind).items()
             ]  # fmt: skip
         parts: list[Encoded] = []
         while len(parts) < len(payloads):
             payload = payloads[len(parts)]
-            features = payload.features[None, :, : self._frames(key, payload, short)]
-            solo = self.model.has_solo and self.batcher.alone()
-            if short:
-                parts.append(self.model.encode(features, solo))
+            features = payload.features[None, :, : self._frames(key, payload, kind)]
+            solo = model.has_solo and self.batcher.alone(kind)
+            if kind.short:
+                parts.append(model.encode(features, solo))
             else:
                 with self._long_encode:
-                    parts.append(self.model.encode(features, solo))
+                    parts.append(model.encode(features, solo))
             between()
         return [
-            (group, self.model.concatenate([parts[i] for i in group]))
-            for group in self._by_frames(key, payloads, short).values()
+            (group, model.concatenate([parts[i] for i in group]))
+            for group in self._by_frames(key, payloads, kind).values()
         ]
 
     @staticmethod
-    def _frames(key: _BatchKey, payload: _WindowInput, short: bool) -> int:
+    def _frames(key: _BatchKey, payload: _WindowInput, kind: BatchKind) -> int:
         """Feature frames a window is encoded in: a short request's in twice its length
         (`encoder_frames`), a long request's in a full window (its windows are nearly full:
         the segmenter packs speech up to 30 s), an utterance's as it asked."""
-        if key.frames != WINDOW_FRAMES or not short:
+        if key.frames != WINDOW_FRAMES or not kind.short:
             return key.frames
         return encoder_frames(payload.duration)
 
     def _by_frames(
-        self, key: _BatchKey, payloads: list[_WindowInput], short: bool
+        self, key: _BatchKey, payloads: list[_WindowInput], kind: BatchKind
     ) -> dict[int, list[int]]:
         """Indexes of the windows grouped by their encoded length (one beam search each)."""
         groups: dict[int, list[int]] = {}
         for index, payload in enumerate(payloads):
-            groups.setdefault(self._frames(key, payload, short), []).append(index)
+            groups.setdefault(self._frames(key, payload, kind), []).append(index)
         return groups
 
     def _run_batch(
-        self, key: Hashable, payloads: list[_WindowInput], between: Between, short: bool
+        self, key: Hashable, payloads: list[_WindowInput], between: Between, kind: BatchKind
     ) -> list[WindowText]:
         """Encode; detect each window's language from that encoding if needed; decode
         the windows of each encoded length in one beam search; align words only when
         times are needed."""
         assert isinstance(key, _BatchKey)
+        model = self._replicas(kind)
         results: dict[int, WindowText] = {}
-        for group, encoded in self._encode(key, payloads, between, short):
-            if key.language is None and self.model.is_multilingual:
-                languages = self.model.detect_languages(encoded)
+        for group, encoded in self._encode(key, payloads, between, kind):
+            if key.language is None and model.is_multilingual:
+                languages = model.detect_languages(encoded)
             else:
                 languages = [key.language or "en"] * len(group)
             durations = [payloads[i].duration for i in group]
-            decoded = self.model.decode_windows(
+            decoded = model.decode_windows(
                 encoded, languages, key.options, durations, key.align, key.max_length
             )
             results.update(zip(group, decoded, strict=True))

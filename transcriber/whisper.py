@@ -8,8 +8,10 @@ CTranslate2 StorageView), handed from `encode` back into `decode_windows`.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +51,12 @@ class LoadOptions:
     alone (its encoder then uses every core); 0 or 1: no such replica. Beam search stays
     on the one-thread replicas: measured here, 2 threads encode a window in 0.40 s
     against 0.74 s, but search it in 2.3 s against 1.1 s."""
+    background_nice: int = 0
+    """Linux CPU: load a second set of replicas (one more copy of the weights, or two with
+    a solo replica) whose threads run at a nice value this much higher (a lower
+    priority), for long files and batch jobs;
+    the operating system then gives the cores to short requests whenever they have work,
+    instead of making them wait for a long window's beam search. 0: one set for all."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +82,28 @@ class WindowText:
 class WhisperModel:
     """One loaded faster-whisper model; thread-safe per faster-whisper's contract."""
 
-    def __init__(self, model: Any, solo: Any = None) -> None:
+    def __init__(
+        self, model: Any, solo: Any = None, background: WhisperModel | None = None
+    ) -> None:
         self._model = model  # faster_whisper.WhisperModel (untyped third-party)
         self._solo = solo  # ctranslate2.models.Whisper with all threads, or None
         self._tokenizers: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self.background: WhisperModel = background or self
+        """The replicas for long files and batch jobs: copies whose threads run at a lower
+        priority (`LoadOptions.background_nice`), or these same ones."""
 
     @classmethod
     def load(cls, path: str, options: LoadOptions) -> WhisperModel:
+        background = None
+        if options.background_nice > 0 and options.device == "cpu" and sys.platform == "linux":
+            background = _in_niced_thread(options.background_nice, lambda: cls._load(path, options))
+        return cls._load(path, options, background)
+
+    @classmethod
+    def _load(
+        cls, path: str, options: LoadOptions, background: WhisperModel | None = None
+    ) -> WhisperModel:
         from faster_whisper import WhisperModel as FasterWhisperModel
 
         model = FasterWhisperModel(
@@ -99,7 +121,7 @@ class WhisperModel:
                 path, device="cpu", compute_type=options.compute_type,
                 intra_threads=options.solo_threads, inter_threads=1,
             )  # fmt: skip
-        return cls(model, solo)
+        return cls(model, solo, background)
 
     # -- facts ----------------------------------------------------------------
     @property
@@ -218,6 +240,33 @@ class WhisperModel:
                     self._model.hf_tokenizer, self.is_multilingual, task=task, language=language
                 )
             return self._tokenizers[key]
+
+
+def _in_niced_thread(nice: int, load: Callable[[], WhisperModel]) -> WhisperModel:
+    """`load` run on a new thread whose nice value is raised by `nice` first (Linux: a
+    per-thread attribute): CTranslate2 starts a replica's threads when it loads the
+    model, and a new thread inherits its creator's nice value, so those replicas compute
+    at that priority for as long as they live."""
+    loaded: list[WhisperModel] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            os.setpriority(
+                os.PRIO_PROCESS,
+                threading.get_native_id(),
+                os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + nice,
+            )
+            loaded.append(load())
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="load-background-replicas")
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+    return loaded[0]
 
 
 def _segment(seg: Any) -> Segment:

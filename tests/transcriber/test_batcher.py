@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from transcriber.batcher import Batcher, Between
+from transcriber.batcher import Batcher, BatchKind, Between
 
 from ..helpers import wait_until
 
@@ -24,13 +24,16 @@ class Recorder:
         self.most_running = 0
         self.lock = threading.Lock()
         self.on_step: Callable[[list[Any]], None] | None = None
+        self.kinds: dict[Any, BatchKind] = {}
+        """The kind of batch each payload ran in."""
 
     def __call__(
-        self, key: Hashable, payloads: list[Any], between: Between, short: bool
+        self, key: Hashable, payloads: list[Any], between: Between, kind: BatchKind
     ) -> list[Any]:
         with self.lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
+            self.kinds.update((payload, kind) for payload in payloads)
         done = 0
         while done < len(payloads):  # one step per window, as the engine encodes
             time.sleep(self.step_seconds)
@@ -58,30 +61,25 @@ def test_workers_decode_in_parallel() -> None:
         batcher.shutdown()
 
 
-def test_short_request_runs_between_steps_of_a_long_batch() -> None:
-    recorder = Recorder(step_seconds=0.05)
+def test_a_short_request_is_answered_while_a_long_batch_is_still_running() -> None:
+    """Short requests have a lane of their own: a clip never waits for a long file."""
+    gate = threading.Event()
+    recorder = Recorder()
+    recorder.on_step = lambda payloads: gate.wait(5) if payloads[0] == "w0" else None
     batcher = Batcher(recorder, max_batch=1, long_max_batch=4, max_wait=0, workers=1)
-    order: list[str] = []
     try:
         long_rid = batcher.open(KEY, 20)
         long_futures = batcher.submit_many(long_rid, [f"w{i}" for i in range(4)])
-        submitted = threading.Event()
-
-        def submit_short(payloads: list[Any]) -> None:
-            if payloads[0] == "w0" and not submitted.is_set():
-                submitted.set()
-                short = batcher.submit(batcher.open(KEY, 1), "clip")
-                short.add_done_callback(lambda _f: order.append("clip"))
-
-        recorder.on_step = submit_short
-        for future in long_futures:
-            future.add_done_callback(lambda _f: order.append("long"))
-        for future in long_futures:
-            future.result(timeout=5)
-        assert order[0] == "clip"  # finished inside the long batch, before any of its windows
-        assert batcher.steps_yielded == 1
-        assert recorder.batches == [["clip"], ["w0", "w1", "w2", "w3"]]
+        wait_until(lambda: batcher.running() == 1)  # the long batch is held at its step
+        clip = batcher.submit(batcher.open(KEY, 1), "clip")
+        assert clip.result(timeout=5) == "done clip"
+        assert not any(f.done() for f in long_futures)
+        gate.set()
+        assert [f.result(timeout=5) for f in long_futures] == [f"done w{i}" for i in range(4)]
+        assert recorder.kinds["clip"] == BatchKind(short=True, interactive=True)
+        assert recorder.kinds["w0"] == BatchKind(short=False, interactive=False)
     finally:
+        gate.set()
         batcher.shutdown()
 
 
@@ -141,36 +139,40 @@ def test_closing_a_request_cancels_its_queued_windows() -> None:
         batcher.shutdown()
 
 
-def test_a_batch_knows_when_it_is_alone() -> None:
-    """A lone request may use every core; as soon as another request is open, it may not."""
+def test_a_batch_knows_when_it_is_alone_in_its_lane() -> None:
+    """A request alone in its lane may use every core: a clip while a long file runs is
+    (the long file's lane yields to it); two clips at once are not."""
     seen: dict[str, bool] = {}
-    gate = threading.Event()
+    gates = {"long": threading.Event(), "first": threading.Event()}
     recorder = Recorder()
     batcher: Batcher[str, str] = Batcher(recorder, max_batch=1, max_wait=0, workers=2)
 
     def on_step(payloads: list[Any]) -> None:
-        seen[payloads[-1]] = batcher.alone()
-        if payloads[-1] == "first":
-            gate.wait(5)
+        name = payloads[-1]
+        seen[name] = batcher.alone(recorder.kinds[name])
+        if name in gates:
+            gates[name].wait(5)
 
     recorder.on_step = on_step
     try:
-        solo = batcher.open(KEY, 1)
-        assert batcher.submit(solo, "solo").result(timeout=5) == "done solo"
-        batcher.close_request(solo)
-        first_rid = batcher.open(KEY, 1)
-        first = batcher.submit(first_rid, "first")
-        wait_until(lambda: "first" in seen)  # `first` runs alone; now another arrives
+        long_rid = batcher.open(KEY, 10)
+        long_window = batcher.submit(long_rid, "long")
+        wait_until(lambda: "long" in seen)  # the long file runs alone in its lane
+        first = batcher.submit(batcher.open(KEY, 1), "first")
+        wait_until(lambda: "first" in seen)  # a clip alone in the interactive lane
         second = batcher.submit(batcher.open(KEY, 1), "second")
         wait_until(lambda: "second" in seen)
-        gate.set()
-        assert first.result(timeout=5) and second.result(timeout=5)
-        assert seen == {"solo": True, "first": True, "second": False}
+        for gate in gates.values():
+            gate.set()
+        assert first.result(timeout=5) and second.result(timeout=5) and long_window.result(5)
+        assert seen == {"long": True, "first": True, "second": False}
     finally:
+        for gate in gates.values():
+            gate.set()
         batcher.shutdown()
 
 
-def test_background_requests_leave_a_thread_for_interactive_ones() -> None:
+def test_batch_jobs_leave_a_thread_for_long_interactive_requests() -> None:
     recorder = Recorder(step_seconds=0.05)
     batcher: Batcher[Any, Any] = Batcher(recorder, max_batch=1, workers=2, long_max_batch=1)
     try:
@@ -178,11 +180,16 @@ def test_background_requests_leave_a_thread_for_interactive_ones() -> None:
         futures = batcher.submit_many(archive, list(range(12)))
         wait_until(lambda: recorder.running >= 1)
         time.sleep(0.2)
-        assert recorder.most_running == 1  # two threads, but the archive holds only one
-        clip = batcher.open(KEY, 1)
-        batcher.submit(clip, "clip").result(timeout=5)
+        assert recorder.most_running == 1  # two threads in its lane, but it holds only one
+        upload = batcher.open(KEY, 5)  # a long interactive request: the same lane
+        assert batcher.submit_many(upload, [f"u{i}" for i in range(5)])[-1].result(timeout=5)
         # the free thread took it while most of the archive was still to come
         assert sum(f.done() for f in futures) < 10
+        assert recorder.kinds["u0"] == BatchKind(short=False, interactive=False)
+        # a batch job's short file runs in the background lane too
+        clip_job = batcher.open("batch-options", 1, background=True)
+        assert batcher.submit(clip_job, "job-clip").result(timeout=10)
+        assert recorder.kinds["job-clip"] == BatchKind(short=True, interactive=False)
         assert all(f.result(timeout=10) is not None for f in futures)
     finally:
         batcher.shutdown()

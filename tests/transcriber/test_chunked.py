@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -160,3 +162,46 @@ def test_a_capped_utterance_stops_at_its_token_limit(make_settings) -> None:  # 
 def test_short_windows_are_encoded_in_twice_their_length(seconds: float, frames: int) -> None:
     """A 3-s clip is encoded in 10 s, not padded to 30 s (a third of the cost)."""
     assert encoder_frames(seconds) == frames
+
+
+def _threads() -> dict[int, tuple[int, int]]:
+    """This process's threads: id -> (nice value, CPU ticks used)."""
+    found = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        found[int(tid)] = (int(stat[16]), int(stat[11]) + int(stat[12]))
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")
+def test_long_files_decode_on_replicas_of_lower_priority(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """Long files run on replicas whose threads have a higher nice value (the kernel gives
+    the cores to a short request that arrives meanwhile); clips run on the others."""
+    from audio.services import Services
+    from transcriber.types import SttOptions
+
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    settings = make_settings(stt={"background_nice": 7})
+    services = Services.build(settings)
+    try:
+        engine = services.stt.chunked_engine("whisper-base")
+        niced = {tid for tid, (nice, _) in _threads().items() if nice == min(19, own + 7)}
+        assert len(niced) >= settings.stt.parallel_decoders() + 1  # decoders and solo replica
+        options = SttOptions(language="en", vad_filter=False, algorithm="chunked")
+
+        def work_on_niced() -> int:
+            return sum(ticks for tid, (_, ticks) in _threads().items() if tid in niced)
+
+        before = work_on_niced()
+        clip = decode_audio(str(SAMPLES / "weather_en.mp3"))
+        assert "weather" in "".join(s.text for s in engine.stream(clip, options).segments)
+        assert work_on_niced() - before <= 2  # ticks of 10 ms: none of the clip's work
+        long_audio = decode_audio(io.BytesIO(_long_speech(150)))  # more than max_batch windows
+        text = "".join(s.text for s in engine.stream(long_audio, options).segments)
+        assert text.lower().count("weather") >= 10
+        assert work_on_niced() - before >= 100  # a second of CPU and more: the long file's
+    finally:
+        services.close()
