@@ -89,9 +89,15 @@ class WhisperModel:
         self._solo = solo  # ctranslate2.models.Whisper with all threads, or None
         self._tokenizers: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
-        self.background: WhisperModel = background or self
+        self._background = background
+
+    @property
+    def background(self) -> WhisperModel:
         """The replicas for long files and batch jobs: copies whose threads run at a lower
-        priority (`LoadOptions.background_nice`), or these same ones."""
+        priority (`LoadOptions.background_nice`), or these same ones. (Not an attribute
+        holding `self`: the cycle would keep an unloaded model's memory until the cyclic
+        garbage collector happens to run.)"""
+        return self._background or self
 
     @classmethod
     def load(cls, path: str, options: LoadOptions) -> WhisperModel:

@@ -151,3 +151,30 @@ def test_load_once_under_contention_and_ttl_unload(tmp_path: Path) -> None:
     assert not registry.is_loaded("whisper-base")
     registry.get("whisper-base")
     assert registry.load_counts["whisper-base"] == 2
+
+
+def test_an_unloaded_model_frees_both_sets_of_replicas_at_once(cache_dir: Path) -> None:
+    """Unloading returns the memory and threads of the model and of its lower-priority
+    replicas when the registry lets go, not when the cyclic garbage collector runs."""
+    import gc
+    import os
+    import weakref
+
+    settings = SttSettings(cache_dir=cache_dir, model_ttl_seconds=60, background_nice=5)
+    registry = ModelRegistry(settings.registry_config())
+    registry.get("whisper-base")  # a first load starts the libraries' own lasting threads
+    registry.unload_idle(now=time.monotonic() + 61)
+    threads_before = len(os.listdir("/proc/self/task"))
+    gc.disable()
+    try:
+        model = registry.get("whisper-base")
+        assert model.background is not model
+        refs = [weakref.ref(model), weakref.ref(model.background)]
+        assert len(os.listdir("/proc/self/task")) > threads_before  # the replicas' threads
+        del model
+        assert registry.unload_idle(now=time.monotonic() + 61) == ["whisper-base"]
+        assert [ref() for ref in refs] == [None, None]
+        assert len(os.listdir("/proc/self/task")) == threads_before
+    finally:
+        gc.enable()
+        registry.close()
