@@ -149,12 +149,12 @@ class ChunkedEngine:
             return [
                 (group, model.encode(np.stack(
                     [payloads[i].features[:, :frames] for i in group])))
-                for frames, group in self._by_frames(key, payloads, kind).items()
+                for frames, group in self._by_frames(key, payloads).items()
             ]  # fmt: skip
         parts: list[Encoded] = []
         while len(parts) < len(payloads):
             payload = payloads[len(parts)]
-            features = payload.features[None, :, : self._frames(key, payload, kind)]
+            features = payload.features[None, :, : self._frames(key, payload)]
             solo = model.has_solo and self.batcher.alone(kind)
             if kind.short:
                 parts.append(model.encode(features, solo))
@@ -164,25 +164,25 @@ class ChunkedEngine:
             between()
         return [
             (group, model.concatenate([parts[i] for i in group]))
-            for group in self._by_frames(key, payloads, kind).values()
+            for group in self._by_frames(key, payloads).values()
         ]
 
     @staticmethod
-    def _frames(key: _BatchKey, payload: _WindowInput, kind: BatchKind) -> int:
-        """Feature frames a window is encoded in: a short request's in twice its length
-        (`encoder_frames`), a long request's in a full window (its windows are nearly full:
-        the segmenter packs speech up to 30 s), an utterance's as it asked."""
-        if key.frames != WINDOW_FRAMES or not kind.short:
+    def _frames(key: _BatchKey, payload: _WindowInput) -> int:
+        """Feature frames a window is encoded in: twice its length (`encoder_frames`; a
+        window of 15 s or more in a full one), an utterance's as it asked. A long file has
+        short windows too, where speech regions do not pack up to 30 s: measured here, a
+        9-s window encodes in 0.24 s in 18 s against 0.74 s in 30 s, and its beam search
+        takes 0.25 s against 0.39 s."""
+        if key.frames != WINDOW_FRAMES:
             return key.frames
         return encoder_frames(payload.duration)
 
-    def _by_frames(
-        self, key: _BatchKey, payloads: list[_WindowInput], kind: BatchKind
-    ) -> dict[int, list[int]]:
+    def _by_frames(self, key: _BatchKey, payloads: list[_WindowInput]) -> dict[int, list[int]]:
         """Indexes of the windows grouped by their encoded length (one beam search each)."""
         groups: dict[int, list[int]] = {}
         for index, payload in enumerate(payloads):
-            groups.setdefault(self._frames(key, payload, kind), []).append(index)
+            groups.setdefault(self._frames(key, payload), []).append(index)
         return groups
 
     def _run_batch(
