@@ -69,11 +69,12 @@ class SttSettings(BaseModel):
     replica with this many threads, so a lone request uses every core. 0: every core on
     CPU; 1: no such replica (saves one copy of the weights in memory)."""
     background_nice: int = Field(default=10, ge=0, le=19)
-    """Long files (more than `max_batch` windows) and batch jobs decode on a second set of
-    replicas whose threads run at a nice value this much higher (Linux, CPU), so a short
-    request or realtime turn that arrives meanwhile gets the cores at once instead of
-    waiting for a long window's beam search (BENCHMARKS.md, `bench latency`). Costs one
-    more copy of the weights (two with the solo replica). 0: one set for all."""
+    """Long files (more windows than `max_batch`, and than 2) and batch jobs decode on a
+    second set of replicas whose threads run at a nice value this much higher (Linux,
+    CPU), so a short request or realtime turn that arrives meanwhile gets the cores at
+    once instead of waiting for a long window's beam search (BENCHMARKS.md, `bench
+    latency`). Costs one more copy of the weights (two with the solo replica). 0: one
+    set for all."""
     decoders: int = Field(default=0, ge=0)
     """Model replicas decoding in parallel (CTranslate2 `num_workers`), each with its own
     batcher thread; 0 = one per core, at most 4, on CPU, and 1 on a GPU."""

@@ -53,10 +53,10 @@ class LoadOptions:
     against 0.74 s, but search it in 2.3 s against 1.1 s."""
     background_nice: int = 0
     """Linux CPU: load a second set of replicas (one more copy of the weights, or two with
-    a solo replica) whose threads run at a nice value this much higher (a lower
-    priority), for long files and batch jobs;
-    the operating system then gives the cores to short requests whenever they have work,
-    instead of making them wait for a long window's beam search. 0: one set for all."""
+    a solo replica) whose threads run at a nice value this much higher (a lower priority),
+    for long files and batch jobs; the operating system then gives the cores to short
+    requests whenever they have work, instead of making them wait for a long window's
+    beam search. 0: one set for all."""
 
 
 @dataclass(frozen=True)
