@@ -205,3 +205,31 @@ def test_long_files_decode_on_replicas_of_lower_priority(make_settings) -> None:
         assert work_on_niced() - before >= 100  # a second of CPU and more: the long file's
     finally:
         services.close()
+
+
+def test_an_utterance_is_encoded_in_the_frames_it_asks_for(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """A realtime turn that looped is decoded once more in a full 30-s window: asking for
+    WINDOW_FRAMES must give a full window, not twice the turn's length again."""
+    from audio.services import Services
+    from transcriber.types import SttOptions
+    from transcriber.whisper import WINDOW_FRAMES
+
+    services = Services.build(make_settings())
+    try:
+        engine = services.stt.chunked_engine("whisper-base")
+        seen: list[int] = []
+        encode = engine.model.encode
+
+        def recording(features, solo=False):  # type: ignore[no-untyped-def]
+            seen.append(features.shape[-1])
+            return encode(features, solo)
+
+        engine.model.encode = recording  # type: ignore[method-assign]
+        audio = decode_audio(str(SAMPLES / "weather_en.mp3"))  # 8.x s
+        options = SttOptions(language="en", beam_size=1, vad_filter=False, algorithm="chunked")
+        for frames in (None, WINDOW_FRAMES, 1200):
+            future, _drop = engine.submit_utterance(audio, options, frames)
+            assert "weather" in future.result(120).text.lower()
+        assert seen == [encoder_frames(audio.shape[0] / RATE), WINDOW_FRAMES, 1200]
+    finally:
+        services.close()
