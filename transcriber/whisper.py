@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,26 +254,13 @@ def _in_niced_thread(nice: int, load: Callable[[], WhisperModel]) -> WhisperMode
     per-thread attribute): CTranslate2 starts a replica's threads when it loads the
     model, and a new thread inherits its creator's nice value, so those replicas compute
     at that priority for as long as they live."""
-    loaded: list[WhisperModel] = []
-    failed: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            os.setpriority(
-                os.PRIO_PROCESS,
-                threading.get_native_id(),
-                os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + nice,
-            )
-            loaded.append(load())
-        except BaseException as exc:  # handed to the caller's thread
-            failed.append(exc)
+    def lower_priority() -> None:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
 
-    thread = threading.Thread(target=run, name="load-background-replicas")
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
-    return loaded[0]
+    with ThreadPoolExecutor(1, "load-background-replicas", lower_priority) as pool:
+        return pool.submit(load).result()
 
 
 def _segment(seg: Any) -> Segment:
