@@ -40,6 +40,8 @@ DEFAULT_MODEL_ALIASES: dict[str, str] = {
 """OpenAI's ids, served by the best Whisper (LiveKit and Pipecat send these by default)."""
 MAX_AUTO_DECODERS = 4
 """`decoders = 0` on CPU: one per core up to this many (each holds ~100 MB at work)."""
+GPU_MAX_BATCH = 4
+"""`max_batch = 0` on a GPU: windows of short requests batched across requests."""
 
 
 def _default_cache_dir() -> Path:
@@ -69,9 +71,9 @@ class SttSettings(BaseModel):
     replica with this many threads, so a lone request uses every core. 0: every core on
     CPU; 1: no such replica (saves one copy of the weights in memory)."""
     background_nice: int = Field(default=10, ge=0, le=19)
-    """Long files (more windows than `max_batch`, and than 2) and batch jobs decode on a
-    second set of replicas whose threads run at a nice value this much higher (Linux,
-    CPU), so a short request or realtime turn that arrives meanwhile gets the cores at
+    """Long files (more windows than the batcher's SHORT_REQUEST_WINDOWS) and batch jobs
+    decode on a second set of replicas whose threads run at a nice value this much higher
+    (Linux, CPU), so a short request or realtime turn that arrives meanwhile gets the cores at
     once instead of waiting for a long window's beam search (BENCHMARKS.md, `bench
     latency`). Costs one more copy of the weights (two with the solo replica). 0: one
     set for all."""
@@ -83,9 +85,12 @@ class SttSettings(BaseModel):
     """Sequential mode: skip non-speech with faster-whisper's VAD (no invented text)."""
     algorithm: Algorithm = "chunked"
     """Default long-form algorithm; a request may pick with the `algorithm` form field."""
-    max_batch: int = Field(default=4, ge=1)
-    """Most windows of short requests (clips of at most max_batch windows) decoded in
-    one batch, across requests."""
+    max_batch: int = Field(default=0, ge=0)
+    """Most windows of short requests decoded in one batch, across requests; 0 = one on
+    CPU, GPU_MAX_BATCH on a GPU. On CPU with int8 weights a batched beam search costs as
+    much as its windows one by one, or more (the cross-attention keys of every
+    hypothesis are read at each step), and a lone request would wait `batch_wait_ms` for
+    company that saves nothing (BENCHMARKS.md, `bench latency`)."""
     long_max_batch: int = Field(default=1, ge=1)
     """Most windows of long requests in one batch. Each window in a batch holds about
     50 MB while it decodes; a long file's batches run back to back, so this bounds its
@@ -113,6 +118,12 @@ class SttSettings(BaseModel):
         if self.device != "cpu":
             return 1
         return max(1, min(os.cpu_count() or 1, MAX_AUTO_DECODERS))
+
+    def short_batch(self) -> int:
+        """`max_batch`, with 0 resolved for the device."""
+        if self.max_batch > 0:
+            return self.max_batch
+        return 1 if self.device == "cpu" else GPU_MAX_BATCH
 
     def solo_decoder_threads(self) -> int:
         """`solo_threads`, with 0 resolved for this machine (no solo replica on a GPU)."""

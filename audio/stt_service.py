@@ -76,7 +76,7 @@ class SttService:
             stale = entry[1] if entry else None
             stt = self.settings.stt
             engine = ChunkedEngine(
-                model, self.vad, stt.max_batch, stt.batch_wait_ms / 1000,
+                model, self.vad, stt.short_batch(), stt.batch_wait_ms / 1000,
                 stt.parallel_decoders(), stt.long_max_batch,
             )  # fmt: skip
             self._chunked[model_id] = (model, engine)

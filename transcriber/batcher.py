@@ -57,9 +57,9 @@ class BatchKind:
 RunBatch = Callable[[Hashable, list[P], Between, BatchKind], Sequence[R]]
 """Runs one batch: (options key, window payloads, between, its kind) -> one result per
 payload (the payload list as it stands when the batch decodes)."""
-SHORT_REQUEST_WINDOWS = 2
-"""Requests of at most this many windows (or of one batch) are short: they run in the
-interactive lane."""
+SHORT_REQUEST_WINDOWS = 4
+"""Requests of at most this many windows (or of one batch, if more) are short: they run
+in the interactive lane (a file of up to about two minutes)."""
 
 
 @dataclass

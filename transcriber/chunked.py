@@ -104,6 +104,9 @@ def encoder_frames(seconds: float, min_frames: int = UTTERANCE_MIN_FRAMES) -> in
     return min(WINDOW_FRAMES, rounded)
 
 
+SUBMIT_GROUP = 4
+"""Windows a request's thread submits at once (at least a batch): with a group per
+inference thread and one more in flight, no thread waits for the request's features."""
 MIN_TOKENS = 10
 """Tokens any capped decode may use, however short its audio."""
 REPETITION_RATIO = 2.4
@@ -346,7 +349,7 @@ class ChunkedEngine:
         when every window fits in flight at once: submit them longest first, so the last
         window decoded (the one that may run while other threads idle) is a short one."""
         rid = self.batcher.open(key, len(windows), key.options.background)
-        group = self.batcher.max_batch
+        group = max(self.batcher.max_batch, self.batcher.long_max_batch, SUBMIT_GROUP)
         ahead = group * (self.batcher.workers + 1)
         in_flight: deque[tuple[Window, Future[WindowText]]] = deque()
         try:

@@ -310,7 +310,7 @@ def _markdown(
         f"Model `{settings.stt.default_model}` ({settings.stt.compute_type}, "
         f"{settings.stt.device}), beam {settings.stt.beam_size} everywhere. Ours: "
         f"{settings.stt.parallel_decoders()} decoders x {settings.stt.cpu_threads} thread, "
-        f"max_batch {settings.stt.max_batch}, long_max_batch {settings.stt.long_max_batch}. "
+        f"max_batch {settings.stt.short_batch()}, long_max_batch {settings.stt.long_max_batch}. "
         "Controls on the same weights in this process: (a) stock faster-whisper with its own "
         "thread default (what a stock user gets), (a') the same with cpu_threads=1 (the "
         f"fastest stock setting measured here). Long-form set: {long.seconds:.0f} s of "

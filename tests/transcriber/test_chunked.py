@@ -16,6 +16,7 @@ import openai
 import pytest
 
 from audio.decode import decode_audio
+from audio.settings import GPU_MAX_BATCH
 from transcriber.chunked import encoder_frames
 
 from ..helpers import MIT_REFERENCE, SAMPLES, live_server, wait_until, wav_bytes, wer
@@ -96,6 +97,23 @@ def test_concurrent_clips_share_batches(make_settings) -> None:  # type: ignore[
         assert all("hello" in r.json()["text"].lower() for r in responses)
         assert batcher.windows_run - runs == 8
         assert batcher.batches_run - batches <= 3  # 8 windows in at most 3 batches
+
+
+def test_a_lone_clip_on_cpu_is_not_held_for_a_batch_to_fill(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """On CPU a short batch is one window by default (a batched beam search costs as much
+    as its windows one by one there), so a lone clip never waits `batch_wait_ms` for
+    company; on a GPU short requests are batched."""
+    settings = make_settings(stt={"batch_wait_ms": 60_000})
+    assert settings.stt.short_batch() == 1
+    assert settings.stt.model_copy(update={"device": "cuda"}).short_batch() == GPU_MAX_BATCH
+    clip = (SAMPLES / "hello_en.wav").read_bytes()
+    with live_server(settings) as (url, _app):
+        for _ in range(2):  # the first loads the model
+            response = httpx.post(
+                f"{url}/v1/audio/transcriptions", data={"model": "whisper-1"},
+                files={"file": ("a.wav", clip, "audio/wav")}, timeout=45,
+            )  # fmt: skip
+            assert "hello" in response.json()["text"].lower()
 
 
 def _long_speech(seconds: float) -> bytes:
