@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
+
+from threadpoolctl import threadpool_limits
 
 from audio.batch_service import BatchLines
 from audio.diarize_service import DiarizeService
@@ -32,6 +35,13 @@ from voices.registry import VoiceEngines
 from voices.types import PcmChunk, SpeechOptions
 
 log = logging.getLogger(__name__)
+
+BLAS_THREADS = 1
+"""numpy's BLAS threads while services live (process-wide). Its matrices here are small
+(log-mel filters, speaker embeddings), and OpenBLAS's idle threads spin, taking a core
+from CTranslate2: with two, the all-core replica encoded a clip in the server in 0.14 s,
+as slowly as one thread, and with one in 0.09 s (BENCHMARKS.md, `bench latency`); a
+10-minute diarized transcription took 1.35x its plain time with two, 1.16x with one."""
 
 WARMUP_TEXT = {
     "en": "Ready to listen. This sentence warms the voice with the length of a typical reply.",
@@ -105,15 +115,18 @@ class Services:
     """Speech."""
     diarize: DiarizeService
     """Who spoke when, beside a transcription."""
+    blas: Any
+    """The BLAS thread limit set while they live (restored on close)."""
 
     @classmethod
     def build(cls, settings: Settings, loader: Loader = WhisperModel.load) -> Services:
         """Build every service; models load on first use (or when warmed)."""
+        blas = threadpool_limits(BLAS_THREADS, user_api="blas")
         workers = settings.workers
         pool = InferencePool(workers.workers, workers.queue_size, workers.retry_after_seconds)
         stt = SttService(settings, stt_registry(settings, loader), pool, SileroVad())
         tts = TtsService(VoiceCatalog.load(), voice_engines(settings.tts), pool)
-        return cls(settings, pool, stt, tts, DiarizeService(settings, stt))
+        return cls(settings, pool, stt, tts, DiarizeService(settings, stt), blas)
 
     def warm(self) -> None:
         """Load every voice engine and the default STT model, and run each once (blocking).
@@ -153,3 +166,4 @@ class Services:
         self.pool.shutdown()
         self.stt.close()
         self.diarize.close()
+        self.blas.restore_original_limits()

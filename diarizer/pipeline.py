@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from threadpoolctl import threadpool_limits
 
 from common.pcm import SAMPLE_RATE, Float32Pcm, to_float32
 from diarizer.cluster import centroids, cluster
@@ -41,10 +40,6 @@ KNOWN_MIN_SIMILARITY = 0.7
 the reference."""
 _EMBED_BATCH = 64
 """Windows cut and embedded at a time."""
-BLAS_THREADS = 1
-"""numpy's BLAS threads while embedding. The diarizer runs beside the transcriber, which
-keeps the cores busy; OpenBLAS's own threads spin while they wait, and a 10-minute
-diarized transcription took 1.35x its plain time with two of them, 1.16x with one."""
 
 
 @dataclass(frozen=True)
@@ -144,12 +139,11 @@ class Diarizer:
         size = self.encoder.partial_samples
         windows = _windows(regions, size)
         parts = []
-        with threadpool_limits(BLAS_THREADS, user_api="blas"):
-            for i in range(0, len(windows), _EMBED_BATCH):
-                if cancel is not None and cancel.is_set():
-                    windows = windows[:i]
-                    break
-                parts.append(self.encoder.embed(_clips(audio, windows[i : i + _EMBED_BATCH], size)))
+        for i in range(0, len(windows), _EMBED_BATCH):
+            if cancel is not None and cancel.is_set():
+                windows = windows[:i]
+                break
+            parts.append(self.encoder.embed(_clips(audio, windows[i : i + _EMBED_BATCH], size)))
         empty = np.zeros((0, 0), np.float32)
         return Embedded(tuple(windows), np.concatenate(parts) if parts else empty)
 

@@ -7,6 +7,7 @@ import json
 import httpx
 import openai
 import pytest
+from threadpoolctl import threadpool_info
 
 from ..helpers import REFERENCES, SAMPLES, live_server, run_cli, wer
 
@@ -129,3 +130,22 @@ def test_metrics_an_operator_alerts_on(make_settings) -> None:  # type: ignore[n
     refused = [v for (name, labels), v in samples.items()
                if name == "speech_requests_total" and ("status", "429") in labels]  # fmt: skip
     assert refused == [1.0]
+
+
+def _blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_numpy_blas_keeps_to_one_thread_while_the_service_lives(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """OpenBLAS's idle threads spin and take a core from the decoders: the service keeps
+    numpy's BLAS to one thread while it lives, and gives the process its setting back."""
+    before = _blas_threads()
+    with live_server(make_settings()) as (url, _app):
+        assert _blas_threads() == {1}
+        response = httpx.post(
+            f"{url}/v1/audio/transcriptions", data={"model": "whisper-1"},
+            files={"file": ("a.wav", CLIP.read_bytes())}, timeout=300,
+        )  # fmt: skip
+        assert wer(REFERENCES["hello_en.wav"]["text"], response.json()["text"]) <= 0.1
+        assert _blas_threads() == {1}
+    assert _blas_threads() == before
