@@ -4,7 +4,7 @@ Why actors pulling work rather than Ray Data `map_batches`: the unit of work is 
 file whose cost varies a hundredfold (a 5-s clip, a 2-hour lecture), results must be
 written one at a time into the durable store (a crash loses no finished file), and the
 server's runner already walks the store's pending lines in order. So each actor loads the
-model once (the same `Services` as the server, with its batcher and solo replica) and
+model once (the same `Services` as the server, sized to the one CPU it holds) and
 takes the next file as soon as it is free; the caller keeps one file in flight per
 actor. Adding nodes adds actors, and throughput grows with them until the store (one
 SQLite writer, a few writes per file) or the shared file system is the limit.
@@ -39,8 +39,12 @@ class _Worker:
         from audio.services import Services, batch_store
 
         settings = Settings.model_validate_json(settings_json)
-        # an actor runs batch work only: nothing of its own to yield the cores to
-        stt = settings.stt.model_copy(update={"background_nice": 0})
+        # An actor holds one of the cluster's CPUs and runs batch work only: one decoder
+        # of one thread, no all-core replica (actors on one node would each take every
+        # core for their encoder), nothing of its own to yield the cores to.
+        stt = settings.stt.model_copy(
+            update={"decoders": 1, "solo_threads": 1, "background_nice": 0}
+        )
         self.settings = settings.model_copy(update={"stt": stt})
         self.services = Services.build(self.settings)
         self.lines = BatchLines(

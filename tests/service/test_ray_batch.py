@@ -107,3 +107,18 @@ def test_server_batch_on_ray_matches_the_local_runner(ray_head: str, tmp_path: P
         with server_process(env) as (url, _process):
             results.append(_batch(url, lines))
     assert len(results[0]) == len(lines) and results[0] == results[1]
+
+
+def test_an_actor_is_sized_to_the_one_cpu_it_holds(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """Actors on one node each hold one CPU: one decoder of one thread, no all-core
+    replica (each would take every core for its encoder), no lower-priority copies."""
+    from audio.ray_batch import _Worker
+
+    settings = make_settings(stt={"decoders": 4, "solo_threads": 2, "background_nice": 10})
+    worker = _Worker(settings.model_dump_json())
+    try:
+        load = worker.settings.stt.registry_config().load
+        assert (load.num_workers, load.solo_threads, load.background_nice) == (1, 1, 0)
+        assert worker.services.stt.settings is worker.settings
+    finally:
+        worker.services.close()
