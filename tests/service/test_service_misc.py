@@ -89,11 +89,16 @@ def test_warmup_loads_every_model_before_the_first_request(make_settings) -> Non
         assert stt.registry.load_counts == {"whisper-base": 1}
         engines = dict(tts.engines.load_counts)
         assert set(engines) >= {"piper:en_US-joe-medium", tts.engines.resolve("arabic")}
+        # Piper renders with noise, so the same text sounds a little different each time:
+        # "Hello there." came back as "Blow there." once in a CI run ("Hello" was heard as
+        # "Below" in 2 of 50 renders here). This sentence: at most 2 words of 10 wrong in
+        # 30 renders.
+        said = "The weather today is mostly sunny with a light breeze."
         spoken = httpx.post(f"{url}/v1/audio/speech", json={
-            "model": "playai-tts", "voice": "Fritz-PlayAI", "input": "Hello there."})  # fmt: skip
+            "model": "playai-tts", "voice": "Fritz-PlayAI", "input": said})  # fmt: skip
         heard = httpx.post(f"{url}/v1/audio/transcriptions", data={"model": "whisper-1"},
                            files={"file": ("a.wav", spoken.content)}, timeout=60)  # fmt: skip
-        assert heard.status_code == 200 and "hello" in heard.json()["text"].lower()
+        assert heard.status_code == 200 and wer(said, heard.json()["text"]) <= 0.3
         assert stt.registry.load_counts == {"whisper-base": 1}
         assert tts.engines.load_counts == engines  # nothing loaded on demand
 
