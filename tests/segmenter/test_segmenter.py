@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -161,3 +165,27 @@ def test_silero_on_real_silence_and_noise() -> None:
         probs = vad.probabilities(audio)
         assert probs.shape == (-(-audio.shape[0] // FRAME_SAMPLES),)
         assert segment(audio, probs, VadOptions()) == []
+
+
+def test_requests_run_the_shared_vad_at_the_same_time() -> None:
+    """One Silero session serves every request: a clip's VAD does not wait for another
+    request's block, and each keeps its own recurrent state (same probabilities as alone)."""
+    vad = SileroVad()
+    rng = np.random.default_rng(4)
+    audios = [(rng.standard_normal(SAMPLE_RATE * 3) * 0.2).astype(np.float32) for _ in range(2)]
+    alone = [vad.probabilities(audio) for audio in audios]
+    session = vad._session
+    both_inside = threading.Barrier(2, timeout=10)
+
+    class Meeting:
+        """Each call waits inside the session until the other request's call is there too."""
+
+        def run(self, *args: Any) -> Any:
+            both_inside.wait()
+            return session.run(*args)
+
+    vad._session = Meeting()
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(vad.probabilities, audios))
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
