@@ -73,10 +73,10 @@ class SttSettings(BaseModel):
     background_nice: int = Field(default=10, ge=0, le=19)
     """Long files (more windows than the batcher's SHORT_REQUEST_WINDOWS) and batch jobs
     decode on a second set of replicas whose threads run at a nice value this much higher
-    (Linux, CPU), so a short request or realtime turn that arrives meanwhile gets the cores at
-    once instead of waiting for a long window's beam search (BENCHMARKS.md, `bench
-    latency`). Costs one more copy of the weights (two with the solo replica). 0: one
-    set for all."""
+    (Linux, CPU), so a short request or realtime turn that arrives meanwhile gets the
+    cores at once instead of waiting for a long window's beam search (BENCHMARKS.md,
+    `bench latency`). Costs one more copy of the weights (two with the solo replica).
+    0: one set for all."""
     decoders: int = Field(default=0, ge=0)
     """Model replicas decoding in parallel (CTranslate2 `num_workers`), each with its own
     batcher thread; 0 = one per core, at most 4, on CPU, and 1 on a GPU."""
