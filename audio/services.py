@@ -37,11 +37,20 @@ from voices.types import PcmChunk, SpeechOptions
 log = logging.getLogger(__name__)
 
 BLAS_THREADS = 1
-"""numpy's BLAS threads while services live (process-wide). Its matrices here are small
+"""numpy's BLAS threads once services are built (process-wide). Its matrices here are small
 (log-mel filters, speaker embeddings), and OpenBLAS's idle threads spin, taking a core
 from CTranslate2: with two, the all-core replica encoded a clip in the server in 0.14 s,
 as slowly as one thread, and with one in 0.09 s (BENCHMARKS.md, `bench latency`); a
 10-minute diarized transcription took 1.35x its plain time with two, 1.16x with one."""
+
+
+def blas_limit() -> Any:
+    """Hold numpy's BLAS to BLAS_THREADS, process-wide: until the end of the returned
+    limiter's `with` block, or for the rest of the process. Services set it for the rest
+    of the process: threadpoolctl lets only the thread that set a limit change it again,
+    and the app closes its services from another thread than the one that built them."""
+    return threadpool_limits(BLAS_THREADS, user_api="blas")
+
 
 WARMUP_TEXT = {
     "en": "Ready to listen. This sentence warms the voice with the length of a typical reply.",
@@ -115,18 +124,16 @@ class Services:
     """Speech."""
     diarize: DiarizeService
     """Who spoke when, beside a transcription."""
-    blas: Any
-    """The BLAS thread limit set while they live (restored on close)."""
 
     @classmethod
     def build(cls, settings: Settings, loader: Loader = WhisperModel.load) -> Services:
         """Build every service; models load on first use (or when warmed)."""
-        blas = threadpool_limits(BLAS_THREADS, user_api="blas")
+        blas_limit()
         workers = settings.workers
         pool = InferencePool(workers.workers, workers.queue_size, workers.retry_after_seconds)
         stt = SttService(settings, stt_registry(settings, loader), pool, SileroVad())
         tts = TtsService(VoiceCatalog.load(), voice_engines(settings.tts), pool)
-        return cls(settings, pool, stt, tts, DiarizeService(settings, stt), blas)
+        return cls(settings, pool, stt, tts, DiarizeService(settings, stt))
 
     def warm(self) -> None:
         """Load every voice engine and the default STT model, and run each once (blocking).
@@ -166,4 +173,3 @@ class Services:
         self.pool.shutdown()
         self.stt.close()
         self.diarize.close()
-        self.blas.restore_original_limits()

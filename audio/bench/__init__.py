@@ -3,7 +3,7 @@ written to BENCHMARKS.md (load: RELIABILITY.md).
 
 Every figure is reported next to a control run made in the same process on the
 same input (stock faster-whisper for STT, the unshaped engine for TTS). The whole run
-keeps numpy's BLAS to the threads the service uses (`audio.services.BLAS_THREADS`), so
+keeps numpy's BLAS to the threads the service uses (`audio.services.blas_limit`), so
 the controls in this process get the same setting as the server.
 """
 
@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 
-from threadpoolctl import threadpool_limits
-
-from audio.services import BLAS_THREADS
+from audio.services import blas_limit
 from audio.settings import Settings
 
 
 def run_bench(settings: Settings, args: argparse.Namespace) -> int:
-    with threadpool_limits(BLAS_THREADS, user_api="blas"):
+    with blas_limit():
         return _run(settings, args)
 
 
