@@ -23,7 +23,11 @@ from audio.api import (
     transcriptions,
 )
 from audio.api.errors import install_error_handlers
-from audio.api.middleware import MetricsMiddleware, RequestContextMiddleware
+from audio.api.middleware import (
+    MetricsMiddleware,
+    RequestContextMiddleware,
+    hide_keys_in_server_logs,
+)
 from audio.keys import ApiKeys
 from audio.metrics import Metrics
 from audio.services import Services, batch_jobs, rate_limiter
@@ -75,10 +79,13 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hide_keys_in_server_logs()
         services = Services.build(settings, loader)
         app.state.keys = ApiKeys(settings.api_keys, settings.api_keys_file)
-        app.state.limiter = rate_limiter(settings)
-        app.state.realtime = realtime.RealtimeHub(settings.realtime.max_sessions)
+        app.state.limiter = rate_limiter(settings, app.state.keys)
+        app.state.realtime = realtime.RealtimeHub(
+            settings.realtime.max_sessions, settings.realtime.max_sessions_per_project
+        )
         _reload_keys_on_sighup(app.state.keys)
         if settings.warmup:
             await asyncio.to_thread(services.warm)

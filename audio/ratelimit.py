@@ -1,4 +1,8 @@
-"""Rate limits per key (or per client address when no keys are set), with Groq's headers.
+"""Rate limits per project (or per client address when no keys are set), with Groq's
+headers.
+
+The budgets belong to a key's project, not to the key: a team's rotated keys, or its
+staging and production keys, share one budget, as OpenAI's project limits do.
 
 Three budgets, each in the `limits` library's notation (`60/minute`, `7200/hour`):
 requests on every API route, audio seconds on transcription and translation, and input
@@ -22,7 +26,6 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 
 from audio.errors import RateLimited
-from audio.keys import digest
 
 Budget = Literal["requests", "audio-seconds", "characters"]
 BUDGETS: tuple[Budget, ...] = ("requests", "audio-seconds", "characters")
@@ -47,10 +50,14 @@ class Quotas:
         return cls(items)
 
 
-def client_identity(bearer: str | None, address: str | None) -> str:
-    """Who a request counts against: its key (hashed, never stored) or its address."""
-    if bearer:
-        return "key:" + digest(bearer).hex()
+PROJECT_PREFIX = "project:"
+
+
+def client_identity(project: str | None, address: str | None) -> str:
+    """Who a request counts against: its key's project (with keys configured) or its
+    address. Never the key, nor a digest of it."""
+    if project:
+        return PROJECT_PREFIX + project
     return "addr:" + (address or "unknown")
 
 
@@ -67,18 +74,18 @@ class RateLimiter:
     """The budgets of every client, in one storage."""
 
     def __init__(
-        self, defaults: Quotas, per_key: Mapping[str, Quotas], storage_uri: str = "memory://"
+        self, defaults: Quotas, per_project: Mapping[str, Quotas], storage_uri: str = "memory://"
     ) -> None:
         self.defaults = defaults
-        self.per_key = dict(per_key)
-        """sha256 hex of a key -> its own quotas (budgets it leaves out use the defaults)."""
+        self.per_project = dict(per_project)
+        """Project -> its own quotas (budgets it leaves out use the defaults)."""
         scheme, _, rest = storage_uri.partition("://")
         options = {"implementation": "redispy"} if scheme in ("redis", "rediss") else {}
         self._storage = storage_from_string(f"async+{scheme}://{rest}", **options)
         self._limiter = FixedWindowRateLimiter(self._storage)
 
     def quota(self, identity: str, budget: Budget) -> RateLimitItem | None:
-        own = self.per_key.get(identity.removeprefix("key:"))
+        own = self.per_project.get(identity.removeprefix(PROJECT_PREFIX))
         if own is not None and budget in own.items:
             return own.items[budget]
         return self.defaults.items.get(budget)

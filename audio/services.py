@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 from audio.batch_service import BatchLines
 from audio.diarize_service import DiarizeService
 from audio.encode import resample
+from audio.keys import ApiKeys
 from audio.ratelimit import Quotas, RateLimiter
 from audio.settings import Budgets, Settings, TtsSettings
 from audio.stt_service import SttService
@@ -68,11 +69,17 @@ def _quotas(budgets: Budgets) -> Quotas:
     )
 
 
-def rate_limiter(settings: Settings) -> RateLimiter:
-    """The rate limits of these settings (in memory or in Redis)."""
+def rate_limiter(settings: Settings, keys: ApiKeys) -> RateLimiter:
+    """The rate limits of these settings (in memory or in Redis), per project: a
+    `per_key` entry gives its key's project those budgets."""
     limits = settings.rate_limits
-    per_key = {digest: _quotas(own) for digest, own in limits.per_key.items()}
-    return RateLimiter(_quotas(limits), per_key, limits.storage_uri)
+    per_project = {
+        project: _quotas(own)
+        for digest, own in limits.per_key.items()
+        if (project := keys.project_of_digest(digest)) is not None
+    }
+    per_project.update({name: _quotas(own) for name, own in limits.per_project.items()})
+    return RateLimiter(_quotas(limits), per_project, limits.storage_uri)
 
 
 def stt_registry(settings: Settings, loader: Loader = WhisperModel.load) -> ModelRegistry:
@@ -88,7 +95,10 @@ def voice_engines(settings: TtsSettings) -> VoiceEngines:
 def batch_store(settings: Settings) -> JobStore:
     """The job store: SQLite and the stored files under the batch data directory."""
     data = settings.batch.data_dir
-    return JobStore(data / "jobs.sqlite3", data / "files", settings.batch.retention_seconds)
+    return JobStore(
+        data / "jobs.sqlite3", data / "files", settings.batch.retention_seconds,
+        settings.batch.legacy_project,
+    )  # fmt: skip
 
 
 def batch_jobs(

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from audio.keys import ANONYMOUS_PROJECT, PROJECT_NAME
 from transcriber.embedded import EMBEDDED_MODEL_ID, EMBEDDED_SOURCE
 from transcriber.registry import RegistryConfig
 from transcriber.types import Algorithm
@@ -171,6 +172,9 @@ class RealtimeSettings(BaseModel):
 
     max_sessions: int = Field(default=32, ge=1)
     """Open sessions at most; one more is refused (503, retry later)."""
+    max_sessions_per_project: int | None = Field(default=None, ge=1)
+    """Open sessions of one project at most (all its keys together); one more is refused
+    (429, retry later). None: only `max_sessions` applies."""
     max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     """Largest client frame taken; a larger one is refused with an `error` event."""
     idle_timeout_seconds: float = Field(default=120.0, gt=0)
@@ -207,6 +211,10 @@ class BatchSettings(BaseModel):
     ray_address: str | None = None
     """Run batch lines on the Ray cluster at this address (`auto`, `host:port`,
     `ray://host:10001`); unset: inside the server."""
+    legacy_project: str = Field(default=ANONYMOUS_PROJECT, pattern=PROJECT_NAME.pattern)
+    """The project that owns the files and batches of a store written before projects
+    existed, when it is first opened (`anonymous`: the keyless server's project; name a
+    keys-file project to hand them to its keys)."""
 
 
 class DiarizationSettings(BaseModel):
@@ -290,10 +298,14 @@ class Budgets(BaseModel):
 
 
 class RateLimitSettings(Budgets):
-    """Default budgets per key, or per client address when no keys are set."""
+    """Default budgets per project (every key of a project spends the same budget), or
+    per client address when no keys are set."""
 
+    per_project: dict[str, Budgets] = Field(default_factory=dict)
+    """Project name -> its own budgets."""
     per_key: dict[str, Budgets] = Field(default_factory=dict)
-    """sha256 hex of a key -> its own budgets."""
+    """sha256 hex of a key -> the budgets of that key's project (the older form of
+    `per_project`; a `per_project` entry for the same project wins)."""
     storage_uri: str = "memory://"
     """`memory://` (this process), or `redis://host:port/db` to share the counts between
     replicas behind one load balancer."""
@@ -314,11 +326,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """Accepted bearer keys: one key, comma-separated keys, or a JSON list. With neither
-    these nor a keys file, any key (or none) is accepted."""
+    """Accepted bearer keys: one key, comma-separated keys, or a JSON list; each key is a
+    project of its own. With neither these nor a keys file, any key (or none) is
+    accepted, and every caller is the one anonymous project."""
     api_keys_file: Path | None = None
-    """A file of accepted keys' sha256 digests (hex), one per line, `#` comments;
-    re-read on SIGHUP."""
+    """A keys file in the project keyring format: `PROJECT SHA256` per line (the sha256
+    hex of one of the project's keys), or `SHA256` alone for a project of its own, `#`
+    comments; re-read on SIGHUP."""
     log_level: str = "info"
     playground: bool = True
     """Serve the playground page at `/` and `/playground` (the API does not need it)."""

@@ -47,16 +47,27 @@ def bearer(request: HTTPConnection) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def require_key(request: HTTPConnection, presented: str | None) -> None:
-    """With keys configured, a missing or wrong key is a 401."""
+def require_key(request: HTTPConnection, presented: str | None) -> str:
+    """The caller's project, kept on the request's state for its log lines and budgets.
+    With keys configured, a missing or wrong key is a 401."""
     keys: ApiKeys = request.app.state.keys
-    if keys.required and (presented is None or not keys.accepts(presented)):
+    found = keys.project_of(presented)
+    if found is None:
         raise AuthenticationError("Invalid API Key")
+    request.scope.setdefault("state", {})["project"] = found
+    return found
 
 
 def check_api_key(request: Request) -> None:
     """Every HTTP API route: the bearer key."""
     require_key(request, bearer(request))
+
+
+def project(request: HTTPConnection) -> str:
+    """The project (tenant) of an authenticated request: the only one whose files and
+    batches it may see."""
+    name: str = request.scope["state"]["project"]
+    return name
 
 
 def rate_limit_headers(request: HTTPConnection) -> dict[str, str]:
@@ -66,13 +77,13 @@ def rate_limit_headers(request: HTTPConnection) -> dict[str, str]:
 
 
 def client(request: HTTPConnection) -> str:
-    """Whom a request counts against: its key when keys are set, else its address
-    (worked out once per request; every budget it spends reuses it)."""
+    """Whom a request counts against: its key's project when keys are set, else its
+    address (worked out once per request; every budget it spends reuses it)."""
     state = request.scope["state"]
     if "client" not in state:
         keys: ApiKeys = request.app.state.keys
         host = request.client.host if request.client else None
-        state["client"] = client_identity(bearer(request) if keys.required else None, host)
+        state["client"] = client_identity(state["project"] if keys.required else None, host)
     identity: str = state["client"]
     return identity
 
@@ -103,3 +114,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SttDep = Annotated[SttService, Depends(get_stt)]
 TtsDep = Annotated[TtsService, Depends(get_tts)]
 DiarizeDep = Annotated[DiarizeService, Depends(get_diarize)]
+ProjectDep = Annotated[str, Depends(project)]

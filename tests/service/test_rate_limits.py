@@ -112,6 +112,28 @@ def test_budgets_are_per_key(make_settings) -> None:  # type: ignore[no-untyped-
         assert status("wrong-key") == 401  # the key check comes before the budget
 
 
+def test_a_projects_keys_share_its_budget(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Budgets belong to the project: a team's two keys spend one budget; `per_project`
+    gives a project its own."""
+    keys = tmp_path / "keys.txt"
+    digest = {k: hashlib.sha256(k.encode()).hexdigest() for k in ("a1", "a2", "b1", "vip")}
+    keys.write_text(f"team-a {digest['a1']}\nteam-a {digest['a2']}\nteam-b {digest['b1']}\n"
+                    f"gold {digest['vip']}\n")  # fmt: skip
+    settings = make_settings(
+        api_keys_file=keys,
+        rate_limits={"requests": "2/minute", "per_project": {"gold": {"requests": "100/minute"}}},
+    )
+    with live_server(settings) as (url, _app):
+
+        def status(key: str) -> int:
+            headers = {"authorization": f"Bearer {key}"}
+            return httpx.get(f"{url}/v1/models", headers=headers).status_code
+
+        assert [status("a1"), status("a2"), status("a1"), status("a2")] == [200, 200, 429, 429]
+        assert [status("b1") for _ in range(3)] == [200, 200, 429]  # its own budget
+        assert [status("vip") for _ in range(4)] == [200] * 4
+
+
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
     binary = shutil.which("redis-server")

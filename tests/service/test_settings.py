@@ -85,3 +85,27 @@ def test_keys_file_is_reloaded_on_sighup(tmp_path: Path) -> None:
         process.send_signal(signal.SIGHUP)
         assert status("second-key") == 200
         assert process.poll() is None
+
+
+def test_the_project_keyring_format(tmp_path: Path) -> None:
+    from audio.keys import ANONYMOUS_PROJECT, ApiKeys, KeyFileError, own_project, read_key_file
+
+    digest = {k: hashlib.sha256(k.encode()).hexdigest() for k in ("a1", "a2", "solo", "p")}
+    keyring = tmp_path / "keys.txt"
+    keyring.write_text(
+        f"# PROJECT SHA256\nteam-a {digest['a1']}\n\nteam-a {digest['a2'].upper()}  # rotated\n"
+        f"{digest['solo']}\n"
+    )
+    keys = ApiKeys(["p"], keyring)
+    assert keys.project_of("a1") == keys.project_of("a2") == "team-a"
+    assert keys.project_of("solo") == own_project(bytes.fromhex(digest["solo"]))
+    assert keys.project_of("p") == own_project(bytes.fromhex(digest["p"]))
+    assert keys.project_of("solo") != keys.project_of("p")
+    assert digest["p"] not in keys.project_of("p")  # type: ignore[operator]
+    assert keys.project_of("wrong") is None and keys.project_of(None) is None
+    assert ApiKeys([]).project_of(None) == ANONYMOUS_PROJECT
+    for bad in (f"team a {digest['a1']}", "team-a not-a-digest", f"-x {digest['a1']}",
+                f"{'n' * 65} {digest['a1']}"):  # fmt: skip
+        keyring.write_text(bad + "\n")
+        with pytest.raises(KeyFileError):
+            read_key_file(keyring)
