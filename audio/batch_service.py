@@ -60,11 +60,11 @@ class BatchLines:
         self._store = store
         self._roots = [root.resolve() for root in settings.batch.allowed_roots]
 
-    def handle(self, endpoint: str, line: Line) -> Outcome:
+    def handle(self, endpoint: str, line: Line, project: str) -> Outcome:
         request_id = REQUEST_ID_PREFIX + new_id("b")[2:28]
         task: Task = "translate" if endpoint.endswith("/translations") else "transcribe"
         try:
-            return Outcome(200, self._run(task, line, request_id), request_id)
+            return Outcome(200, self._run(task, line, request_id, project), request_id)
         except (ServiceError, TranscriberError) as exc:
             error = as_service_error(exc)
             assert error is not None
@@ -74,7 +74,7 @@ class BatchLines:
             body = envelope(exc.message, "invalid_request_error", exc.param or "url", exc.code)
             return Outcome(400, body, request_id)
 
-    def _run(self, task: Task, line: Line, request_id: str) -> Any:
+    def _run(self, task: Task, line: Line, request_id: str, project: str) -> Any:
         from audio.api.schemas import parse_transcription_form
 
         stt, settings = self._stt, self._settings
@@ -84,7 +84,7 @@ class BatchLines:
         resolved = stt.resolve(request.model)
         options = replace(request.options(settings.stt, stt.default_vad()), background=True)
         speakers = None
-        with self._media(request.url) as media:
+        with self._media(request.url, project) as media:
             if request.diarize:
                 found = self._diarize.transcribe_now(
                     media, resolved.served, options,
@@ -99,9 +99,11 @@ class BatchLines:
         )
         return rendered.json if rendered.json is not None else rendered.text
 
-    def _media(self, url: str) -> BinaryIO:
+    def _media(self, url: str, project: str) -> BinaryIO:
+        """The audio a line names; a file id only of the batch's own project (another
+        project's is as unknown as a made-up one)."""
         if url.startswith(FILE_ID_PREFIX):
-            return self._store.path(url).open("rb")
+            return self._store.path(url, project).open("rb")
         if url.startswith("file://"):
             return self._local(url).open("rb")
         policy = FetchPolicy.from_settings(self._settings)

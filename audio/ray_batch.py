@@ -51,8 +51,8 @@ class _Worker:
             self.settings, self.services.stt, batch_store(self.settings), self.services.diarize
         )
 
-    def handle(self, endpoint: str, line: Line) -> Outcome:
-        return self.lines.handle(endpoint, line)
+    def handle(self, endpoint: str, line: Line, project: str) -> Outcome:
+        return self.lines.handle(endpoint, line, project)
 
     def transcribe(self, item: Any, model: str, response_format: str, out_dir: str | None,
                    source: str) -> dict[str, Any]:  # fmt: skip
@@ -90,6 +90,6 @@ class RayLines:
     def __init__(self, pool: ActorPool) -> None:
         self._pool = pool
 
-    def handle(self, endpoint: str, line: Line) -> Outcome:
-        outcome: Outcome = self._pool.call("handle", endpoint, line)
+    def handle(self, endpoint: str, line: Line, project: str) -> Outcome:
+        outcome: Outcome = self._pool.call("handle", endpoint, line, project)
         return outcome

@@ -92,15 +92,16 @@ class BatchRunner:
         return False
 
     def _run(self, batch: Batch, lines: list[Line]) -> None:
-        futures = [self._pool.submit(self._one, batch.endpoint, line) for line in lines]
+        futures = [self._pool.submit(self._one, batch, line) for line in lines]
         for line, future in zip(lines, futures, strict=True):
             self.store.finish_line(batch.id, line, future.result())
 
-    def _one(self, endpoint: str, line: Line) -> Outcome:
+    def _one(self, batch: Batch, line: Line) -> Outcome:
         try:
-            return self.handler.handle(endpoint, line)
+            return self.handler.handle(batch.endpoint, line, batch.project)
         except Exception:
-            log.exception("batch line %s failed", line.custom_id)
+            log.exception("batch %s (project %s): line %s failed", batch.id, batch.project,
+                          line.custom_id)  # fmt: skip
             body = {"error": {"message": "Internal server error.", "type": "server_error",
                               "param": None, "code": None}}  # fmt: skip
             return Outcome(500, body, "")
@@ -112,7 +113,8 @@ class BatchRunner:
             records = [json.dumps(r, ensure_ascii=False) for r in self.store.results(batch.id, ok)]
             if records:
                 kind = "output" if ok else "error"
-                stored = self.store.add_lines_file("batch_output", f"{batch.id}_{kind}.jsonl",
-                                                   records)  # fmt: skip
+                stored = self.store.add_lines_file(
+                    batch.project, "batch_output", f"{batch.id}_{kind}.jsonl", records
+                )
                 ids[column] = stored.id
         self.store.set_status(batch.id, status, **ids)

@@ -4,10 +4,19 @@ A line's result is written with its counters in one transaction, so a crash lose
 finished line, and a restart finds every unfinished line still pending (none is run
 twice to the output: the output and error files are written from the table once, when
 the batch finalizes).
+
+Every file and batch belongs to a project (a tenant). The methods a caller reaches take
+the caller's project, and another project's id is `NotFound` in the very words an
+unknown id gets, so a caller cannot learn that it exists. `ANY_PROJECT` is for the
+runner and the reaper only.
+
+A store written before projects existed (schema version 0) is upgraded when it opens:
+its files and batches go to `legacy_project`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import sqlite3
@@ -19,19 +28,31 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from jobs.errors import NotFound, TooLarge
-from jobs.types import ACTIVE, Batch, BatchStatus, Counts, Line, Outcome, StoredFile
+from jobs.types import (
+    ACTIVE,
+    Batch,
+    BatchStatus,
+    Counts,
+    Line,
+    Order,
+    Outcome,
+    Page,
+    StoredFile,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     id TEXT PRIMARY KEY, purpose TEXT NOT NULL, filename TEXT NOT NULL,
-    bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER
+    bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER,
+    project TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY, endpoint TEXT NOT NULL, input_file_id TEXT NOT NULL,
     completion_window TEXT NOT NULL, metadata TEXT, status TEXT NOT NULL,
     created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, times TEXT NOT NULL,
     output_file_id TEXT, error_file_id TEXT, errors TEXT,
-    total INTEGER NOT NULL, completed INTEGER NOT NULL, failed INTEGER NOT NULL
+    total INTEGER NOT NULL, completed INTEGER NOT NULL, failed INTEGER NOT NULL,
+    project TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS lines (
     batch_id TEXT NOT NULL, idx INTEGER NOT NULL, custom_id TEXT NOT NULL,
@@ -39,8 +60,19 @@ CREATE TABLE IF NOT EXISTS lines (
     request_id TEXT, PRIMARY KEY (batch_id, idx)
 );
 CREATE INDEX IF NOT EXISTS pending ON lines (batch_id, state, idx);
+CREATE INDEX IF NOT EXISTS files_by_project ON files (project, created_at);
+CREATE INDEX IF NOT EXISTS batches_by_project ON batches (project, created_at);
 """
+SCHEMA_VERSION = 1
+"""`PRAGMA user_version` of a current store (0: written before projects existed)."""
 COPY_CHUNK = 1 << 20
+FILE_COLUMNS = "id, purpose, filename, bytes, created_at, expires_at"
+BATCH_COLUMNS = (
+    "id, endpoint, input_file_id, completion_window, metadata, status, created_at, "
+    "expires_at, times, output_file_id, error_file_id, errors, total, completed, failed"
+)
+ANY_PROJECT = None
+"""The project argument of the runner's and the reaper's own reads: every project."""
 
 
 def new_id(prefix: str, separator: str = "_") -> str:
@@ -55,7 +87,9 @@ def new_file_id() -> str:
 class JobStore:
     """Files and batches on disk; safe to use from several threads."""
 
-    def __init__(self, db_path: Path, files_dir: Path, retention_seconds: int) -> None:
+    def __init__(
+        self, db_path: Path, files_dir: Path, retention_seconds: int, legacy_project: str
+    ) -> None:
         files_dir.mkdir(parents=True, exist_ok=True)
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.files_dir = files_dir
@@ -64,7 +98,23 @@ class JobStore:
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._migrate(legacy_project)
+
+    def _migrate(self, legacy_project: str) -> None:
+        """Create the schema, or bring a store from before projects up to date (its rows
+        go to `legacy_project`), in one transaction."""
+        with self._tx() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            if version < 1 and "files" in tables:
+                for table in ("files", "batches"):
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN project TEXT NOT NULL "
+                               "DEFAULT ''")  # fmt: skip
+                    db.execute(f"UPDATE {table} SET project = ?", (legacy_project,))
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self._lock:
@@ -82,7 +132,9 @@ class JobStore:
             self._db.execute("COMMIT")
 
     # -- files ----------------------------------------------------------------------
-    def add_file(self, purpose: str, filename: str, source: BinaryIO, limit: int) -> StoredFile:
+    def add_file(
+        self, project: str, purpose: str, filename: str, source: BinaryIO, limit: int
+    ) -> StoredFile:
         """Store an upload (at most `limit` bytes, else TooLarge and nothing kept)."""
         file_id = new_file_id()
         path = self.files_dir / file_id
@@ -95,55 +147,82 @@ class JobStore:
                     path.unlink(missing_ok=True)
                     raise TooLarge(f"the file is over the {limit}-byte limit", "file")
                 out.write(chunk)
-        return self._record(file_id, purpose, filename, size)
+        return self._record(project, file_id, purpose, filename, size)
 
-    def add_lines_file(self, purpose: str, filename: str, lines: Iterable[str]) -> StoredFile:
+    def add_lines_file(
+        self, project: str, purpose: str, filename: str, lines: Iterable[str]
+    ) -> StoredFile:
         """Store text lines as a JSONL file (results)."""
         file_id = new_file_id()
         path = self.files_dir / file_id
         with path.open("w", encoding="utf-8") as out:
             for line in lines:
                 out.write(line + "\n")
-        return self._record(file_id, purpose, filename, path.stat().st_size)
+        return self._record(project, file_id, purpose, filename, path.stat().st_size)
 
-    def _record(self, file_id: str, purpose: str, filename: str, size: int) -> StoredFile:
+    def _record(
+        self, project: str, file_id: str, purpose: str, filename: str, size: int
+    ) -> StoredFile:
         now = int(time.time())
         expires = now + self.retention_seconds if self.retention_seconds else None
         stored = StoredFile(file_id, purpose, filename, size, now, expires)
         with self._tx() as db:
             db.execute(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                (file_id, purpose, filename, size, now, expires),
+                f"INSERT INTO files ({FILE_COLUMNS}, project) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (file_id, purpose, filename, size, now, expires, project),
             )
         return stored
 
-    def file(self, file_id: str) -> StoredFile:
+    def file(self, file_id: str, project: str | None) -> StoredFile:
+        """One file of `project` (NotFound for another project's, as for an unknown id)."""
+        query, args = _owned(f"SELECT {FILE_COLUMNS} FROM files WHERE id = ?", file_id, project)
         with self._lock:
-            row = self._db.execute(
-                "SELECT id, purpose, filename, bytes, created_at, expires_at FROM files "
-                "WHERE id = ?", (file_id,),
-            ).fetchone()  # fmt: skip
+            row = self._db.execute(query, args).fetchone()
         if row is None:
             raise NotFound(f"No such file object: {file_id}", "file_id")
         return StoredFile(*row)
 
-    def path(self, file_id: str) -> Path:
-        """Where a stored file's bytes are (NotFound if it is not stored)."""
-        self.file(file_id)
+    def path(self, file_id: str, project: str | None) -> Path:
+        """Where a stored file's bytes are (NotFound if `project` has no such file)."""
+        self.file(file_id, project)
         return self.files_dir / file_id
 
-    def files(self, purpose: str | None = None, limit: int = 10_000) -> list[StoredFile]:
-        query = "SELECT id, purpose, filename, bytes, created_at, expires_at FROM files"
-        args: tuple[Any, ...] = ()
+    def files(
+        self, project: str, purpose: str | None = None, limit: int = 10_000,
+        after: str | None = None, order: Order = "desc",
+    ) -> Page[StoredFile]:  # fmt: skip
+        """A page of `project`'s files, by creation time (`order`), after the file
+        `after` (an id of this project's, else NotFound)."""
+        where, args = "project = ?", [project]
         if purpose:
-            query, args = query + " WHERE purpose = ?", (purpose,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY created_at DESC, id LIMIT ?",
-                                    (*args, limit)).fetchall()  # fmt: skip
-        return [StoredFile(*row) for row in rows]
+            where, args = where + " AND purpose = ?", [*args, purpose]
+        rows = self._page("files", FILE_COLUMNS, where, args, limit, after, order, "file")
+        return Page([StoredFile(*row) for row in rows[:limit]], len(rows) > limit)
 
-    def delete_file(self, file_id: str) -> None:
-        path = self.path(file_id)
+    def _page(
+        self, table: str, columns: str, where: str, args: list[Any], limit: int,
+        after: str | None, order: Order, noun: str,
+    ) -> list[tuple[Any, ...]]:  # fmt: skip
+        """Up to `limit + 1` rows in (created_at, insertion) order after the cursor."""
+        sign, direction = (">", "ASC") if order == "asc" else ("<", "DESC")
+        with self._lock:
+            if after is not None:
+                cursor = self._db.execute(
+                    f"SELECT created_at, rowid FROM {table} WHERE id = ? AND project = ?",
+                    (after, args[0]),
+                ).fetchone()
+                if cursor is None:
+                    raise NotFound(f"No such {noun}: {after}", "after")
+                where += f" AND (created_at, rowid) {sign} (?, ?)"
+                args = [*args, *cursor]
+            return self._db.execute(
+                f"SELECT {columns} FROM {table} WHERE {where} "
+                f"ORDER BY created_at {direction}, rowid {direction} LIMIT ?",
+                (*args, limit + 1),
+            ).fetchall()
+
+    def delete_file(self, file_id: str, project: str | None) -> None:
+        path = self.path(file_id, project)
         with self._tx() as db:
             db.execute("DELETE FROM files WHERE id = ?", (file_id,))
         path.unlink(missing_ok=True)
@@ -156,51 +235,55 @@ class JobStore:
                 "SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
             )]  # fmt: skip
         for file_id in expired:
-            self.delete_file(file_id)
+            with contextlib.suppress(NotFound):  # deleted meanwhile
+                self.delete_file(file_id, ANY_PROJECT)
         return len(expired)
 
     # -- batches --------------------------------------------------------------------
     def create_batch(
-        self, endpoint: str, input_file_id: str, window_seconds: int, window: str,
-        metadata: dict[str, str] | None, lines: list[Line],
+        self, project: str, endpoint: str, input_file_id: str, window_seconds: int,
+        window: str, metadata: dict[str, str] | None, lines: list[Line],
     ) -> Batch:  # fmt: skip
         batch_id = new_id("batch")
         now = int(time.time())
         with self._tx() as db:
             db.execute(
-                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, 'validating', ?, ?, '{}', NULL, "
-                "NULL, NULL, ?, 0, 0)",
+                f"INSERT INTO batches ({BATCH_COLUMNS}, project) VALUES (?, ?, ?, ?, ?, "
+                "'validating', ?, ?, '{}', NULL, NULL, NULL, ?, 0, 0, ?)",
                 (batch_id, endpoint, input_file_id, window, json.dumps(metadata), now,
-                 now + window_seconds, len(lines)),
+                 now + window_seconds, len(lines), project),
             )  # fmt: skip
             db.executemany(
                 "INSERT INTO lines VALUES (?, ?, ?, ?, 'pending', NULL, NULL, NULL)",
                 [(batch_id, line.index, line.custom_id, json.dumps(line.body)) for line in lines],
             )
-        return self.batch(batch_id)
+        return self.batch(batch_id, project)
 
-    def batch(self, batch_id: str) -> Batch:
+    def batch(self, batch_id: str, project: str | None) -> Batch:
+        """One batch of `project` (NotFound for another project's, as for an unknown id)."""
+        query, args = _owned(
+            f"SELECT {BATCH_COLUMNS}, project FROM batches WHERE id = ?", batch_id, project
+        )
         with self._lock:
-            row = self._db.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
+            row = self._db.execute(query, args).fetchone()
         if row is None:
             raise NotFound(f"No such batch: {batch_id}", "batch_id")
         return _batch(row)
 
-    def batches(self, limit: int = 10_000) -> list[Batch]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM batches ORDER BY created_at DESC, id LIMIT ?", (limit,)
-            ).fetchall()
-        return [_batch(row) for row in rows]
+    def batches(self, project: str, limit: int = 20, after: str | None = None) -> Page[Batch]:
+        """A page of `project`'s batches, newest first, after the batch `after`."""
+        rows = self._page("batches", f"{BATCH_COLUMNS}, project", "project = ?", [project],
+                          limit, after, "desc", "batch")  # fmt: skip
+        return Page([_batch(row) for row in rows[:limit]], len(rows) > limit)
 
     def active(self) -> list[Batch]:
-        """Batches with work left, oldest first."""
+        """Batches with work left (every project's), oldest first."""
         marks = ",".join("?" * len(ACTIVE))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT * FROM batches WHERE status IN ({marks}) ORDER BY created_at, id",
-                ACTIVE,
-            ).fetchall()
+                f"SELECT {BATCH_COLUMNS}, project FROM batches WHERE status IN ({marks}) "
+                "ORDER BY created_at, rowid", ACTIVE,
+            ).fetchall()  # fmt: skip
         return [_batch(row) for row in rows]
 
     def set_status(self, batch_id: str, status: BatchStatus, **fields: Any) -> Batch:
@@ -217,7 +300,7 @@ class JobStore:
             assignments = ", ".join(f"{name} = ?" for name in columns)
             db.execute(f"UPDATE batches SET {assignments} WHERE id = ?",
                        (*columns.values(), batch_id))  # fmt: skip
-        return self.batch(batch_id)
+        return self.batch(batch_id, ANY_PROJECT)
 
     def pending(self, batch_id: str, limit: int) -> list[Line]:
         with self._lock:
@@ -272,11 +355,20 @@ def _message(body: dict[str, Any]) -> str | None:
     return str(error.get("message")) if isinstance(error, dict) else None
 
 
+def _owned(query: str, object_id: str, project: str | None) -> tuple[str, tuple[str, ...]]:
+    """`query` (which selects by id) narrowed to `project`'s rows unless ANY_PROJECT."""
+    if project is ANY_PROJECT:
+        return query, (object_id,)
+    return query + " AND project = ?", (object_id, project)
+
+
 def _batch(row: tuple[Any, ...]) -> Batch:
     (batch_id, endpoint, input_file_id, window, metadata, status, created_at, expires_at,
-     times, output_file_id, error_file_id, errors, total, completed, failed) = row  # fmt: skip
+     times, output_file_id, error_file_id, errors, total, completed, failed,
+     project) = row  # fmt: skip
     return Batch(
-        id=batch_id, endpoint=endpoint, input_file_id=input_file_id, completion_window=window,
+        id=batch_id, project=project, endpoint=endpoint, input_file_id=input_file_id,
+        completion_window=window,
         status=status, created_at=created_at, expires_at=expires_at,
         counts=Counts(total, completed, failed),
         metadata=json.loads(metadata) if metadata else None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 BatchStatus = Literal[
     "validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling",
@@ -15,6 +15,19 @@ ENDPOINTS = ("/v1/audio/transcriptions", "/v1/audio/translations")
 """What a batch may call (Groq's and OpenAI's paths; `/openai/v1/...` is accepted too)."""
 MAX_LINES = 50_000
 """OpenAI's and Groq's limit of requests per batch."""
+Order = Literal["asc", "desc"]
+"""A list's order by creation time (OpenAI's `order`)."""
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, in its order."""
+
+    data: list[T]
+    """The objects of this page."""
+    has_more: bool
+    """Whether objects follow the last one (ask again with `after` = its id)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,8 @@ class Batch:
     """A batch, as OpenAI's `Batch` object shows it."""
 
     id: str
+    project: str
+    """The project that created it and alone may see it (not shown on the wire)."""
     endpoint: str
     input_file_id: str
     completion_window: str
@@ -113,6 +128,7 @@ class Outcome:
 
 
 class LineHandler(Protocol):
-    """Runs one line as the synchronous route would (blocking; on a runner thread)."""
+    """Runs one line as the synchronous route would (blocking; on a runner thread), on
+    behalf of `project`, the batch's owner (a file id a line names must be its)."""
 
-    def handle(self, endpoint: str, line: Line) -> Outcome: ...
+    def handle(self, endpoint: str, line: Line, project: str) -> Outcome: ...
