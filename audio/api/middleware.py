@@ -7,6 +7,7 @@ oversized upload is refused as it arrives, never read whole into memory.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -24,6 +25,38 @@ ALWAYS_ANSWERED = frozenset({"/health", "/ready", "/metrics"})
 """Paths answered while draining (/ready itself says 503 then)."""
 FORM_OVERHEAD_BYTES = 1 << 20
 """Room for multipart boundaries and text fields on top of the file limit."""
+
+
+KEYS_IN_TEXT = (
+    (re.compile(r"(api_key=)[^&\s\"']+", re.IGNORECASE), r"\1***"),
+    (re.compile(r"(authorization:\s*)[^\r\n]+", re.IGNORECASE), r"\1***"),
+    (re.compile(r"(openai-insecure-api-key\.)[^,\s\"']+", re.IGNORECASE), r"\1***"),
+)
+"""Where a key shows in a request line or a header dump: a realtime client's query string
+(browsers cannot set headers), its subprotocol, and the authorization header."""
+SERVER_LOGGERS = ("uvicorn.error", "uvicorn.access")
+"""uvicorn's loggers, which write request lines with their query strings."""
+
+
+class HideKeysFilter(logging.Filter):
+    """Blanks keys in a log line (uvicorn logs a WebSocket's whole path, and at debug
+    level its headers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = hidden = record.getMessage()
+        for pattern, replacement in KEYS_IN_TEXT:
+            hidden = pattern.sub(replacement, hidden)
+        if hidden != text:
+            record.msg, record.args = hidden, ()
+        return True
+
+
+def hide_keys_in_server_logs() -> None:
+    """Keep keys out of uvicorn's request lines (once per process)."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, HideKeysFilter) for f in logger.filters):
+            logger.addFilter(HideKeysFilter())
 
 
 def new_request_id() -> str:
@@ -96,11 +129,17 @@ class RequestContextMiddleware:
             if not started:
                 await service_error_response(exc)(scope, receive, send_with_id)
         except ClientDisconnect:
-            log.info("client left during request %s", request_id)
+            log.info("client left during request %s (project %s)", request_id, _project(scope))
         except Exception:
-            log.exception("unhandled error in request %s", request_id)
+            log.exception("unhandled error in request %s (project %s)", request_id,
+                          _project(scope))  # fmt: skip
             if not started:
                 await internal_error_response(request_id)(scope, receive, send_with_id)
+
+
+def _project(scope: Scope) -> str:
+    """The request's project, once its key was checked ('-' before)."""
+    return str(scope.get("state", {}).get("project", "-"))
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -50,15 +50,22 @@ POLL_SECONDS = 0.5
 
 
 class RealtimeHub:
-    """The open sessions (bounded), built in the lifespan."""
+    """The open sessions (bounded, in all and per project), built in the lifespan."""
 
-    def __init__(self, max_sessions: int) -> None:
+    def __init__(self, max_sessions: int, per_project: int | None = None) -> None:
         self.max_sessions = max_sessions
-        self.sessions: set[RealtimeSession] = set()
+        self.per_project = per_project
+        self.sessions: dict[RealtimeSession, str] = {}
+        """Each open session -> its project."""
         self.opened = 0
 
     def full(self) -> bool:
         return len(self.sessions) >= self.max_sessions
+
+    def project_full(self, project: str) -> bool:
+        if self.per_project is None:
+            return False
+        return sum(1 for owner in self.sessions.values() if owner == project) >= self.per_project
 
 
 def _offered(websocket: WebSocket) -> list[str]:
@@ -79,10 +86,13 @@ def _shape(websocket: WebSocket) -> Shape:
     return "beta" if beta or BETA_SUBPROTOCOL in _offered(websocket) else "current"
 
 
-async def _admit(websocket: WebSocket, settings: Settings, stt: SttService) -> SessionConfig:
-    """Everything checked before the upgrade; a ServiceError refuses it."""
+async def _admit(
+    websocket: WebSocket, settings: Settings, stt: SttService
+) -> tuple[SessionConfig, str]:
+    """Everything checked before the upgrade (the config and the caller's project); a
+    ServiceError refuses it."""
     app = websocket.app
-    require_key(websocket, _key(websocket))
+    owner = require_key(websocket, _key(websocket))
     if app.state.draining.is_set():
         raise ShuttingDown(settings.workers.retry_after_seconds)
     intent = websocket.query_params.get("intent", "transcription")
@@ -94,13 +104,16 @@ async def _admit(websocket: WebSocket, settings: Settings, stt: SttService) -> S
     hub: RealtimeHub = app.state.realtime
     if hub.full():
         raise Overloaded(settings.workers.retry_after_seconds)
+    if hub.project_full(owner):
+        raise RateLimited("open realtime sessions of this project",
+                          settings.workers.retry_after_seconds)  # fmt: skip
     limiter: RateLimiter = app.state.limiter
     websocket.scope.setdefault("state", {})
     await limiter.take(client(websocket), "requests", 1, {})
     model = websocket.query_params.get("model") or settings.stt.default_model
     config = SessionConfig(model=model)
     RealtimeTranscriber(stt, settings.realtime).validate(config)
-    return config
+    return config, owner
 
 
 async def _refuse(websocket: WebSocket, error: ServiceError) -> None:
@@ -119,7 +132,7 @@ async def realtime(websocket: WebSocket) -> None:
     settings: Settings = app.state.settings
     stt: SttService = app.state.stt
     try:
-        config = await _admit(websocket, settings, stt)
+        config, owner = await _admit(websocket, settings, stt)
     except SessionError as exc:
         await _refuse(websocket, InvalidRequest(exc.message, param=exc.param))
         return
@@ -128,12 +141,13 @@ async def realtime(websocket: WebSocket) -> None:
         return
     subprotocol = SUBPROTOCOL if SUBPROTOCOL in _offered(websocket) else None
     await websocket.accept(subprotocol=subprotocol)
-    await _serve(websocket, settings, stt, config)
+    await _serve(websocket, settings, stt, config, owner)
 
 
 async def _serve(
-    websocket: WebSocket, settings: Settings, stt: SttService, config: SessionConfig
-) -> None:
+    websocket: WebSocket, settings: Settings, stt: SttService, config: SessionConfig,
+    owner: str,
+) -> None:  # fmt: skip
     app = websocket.app
     hub: RealtimeHub = app.state.realtime
     limits = settings.realtime
@@ -150,7 +164,7 @@ async def _serve(
         RealtimeTranscriber(stt, limits), stt.vad.stream(), config,
         session_limits(limits), send, _shape(websocket),
     )  # fmt: skip
-    hub.sessions.add(session)
+    hub.sessions[session] = owner
     hub.opened += 1
     writer = asyncio.create_task(_write(websocket, outbox))
     session.start()
@@ -159,11 +173,12 @@ async def _serve(
         code, reason = await _read(websocket, session, limits.max_frame_bytes,
                                    limits.idle_timeout_seconds, stalled, send)  # fmt: skip
         if code != CLOSE_NORMAL:
-            log.info("realtime session %s closed: %s (%d)", session.id, reason, code)
+            log.info("realtime session %s (project %s) closed: %s (%d)", session.id, owner,
+                     reason, code)  # fmt: skip
         if code == CLOSE_RESTART:
             await session.finish(settings.shutdown_grace_seconds)
     finally:
-        hub.sessions.discard(session)
+        hub.sessions.pop(session, None)
         await session.close()
         await _flush(outbox, writer, code != CLOSE_POLICY)
         writer.cancel()

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
-from audio.api.deps import API_DEPENDENCIES, SettingsDep, TtsDep, request_id, spend
+from audio.api.deps import (
+    API_DEPENDENCIES,
+    SettingsDep,
+    TtsDep,
+    project,
+    request_id,
+    spend,
+)
 from audio.api.openapi import API_ERRORS, error_responses, speech_responses
 from audio.api.sse import event_stream, primed, speech_events
 from audio.encode import (
@@ -90,7 +97,7 @@ async def speech(
         return Response(await tts.render(job), media_type=media_type, headers=headers)
     chunks = await primed(tts.stream(job))
     if body.stream_format == "sse":
-        events = speech_events(chunks, request_id(request))
+        events = speech_events(chunks, request_id(request), project(request))
         return event_stream(events, headers, settings.shutdown_grace_seconds)
     return StreamingResponse(chunks, media_type=media_type, headers=headers)
 

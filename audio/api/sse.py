@@ -56,14 +56,14 @@ def _event(body: dict[str, Any]) -> dict[str, str]:
     return {"data": json.dumps(body, ensure_ascii=False)}
 
 
-def _error_event(exc: Exception, request_id: str) -> dict[str, str]:
+def _error_event(exc: Exception, request_id: str, project: str) -> dict[str, str]:
     """The contract's envelope as one event; nothing internal for unexpected errors."""
     known = as_service_error(exc)
     if known is not None:
         error = {"message": known.message, "type": known.error_type, "param": known.param,
                  "code": known.code}  # fmt: skip
     else:
-        log.error("stream failed in request %s", request_id, exc_info=exc)
+        log.error("stream failed in request %s (project %s)", request_id, project, exc_info=exc)
         error = {"message": f"Internal server error (request {request_id}).",
                  "type": "server_error", "param": None, "code": None}  # fmt: skip
     return _event({"type": "error", "error": error})
@@ -71,7 +71,7 @@ def _error_event(exc: Exception, request_id: str) -> dict[str, str]:
 
 async def transcript_events(
     segments: AsyncIterator[Segment], cancel: threading.Event, request_id: str,
-    finish: Callable[[], Awaitable[None]] | None = None,
+    project: str, finish: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[dict[str, str]]:  # fmt: skip
     """A delta per decoded segment, then `done` with the whole text; a failure after
     the stream began is one event with an `error` key."""
@@ -83,7 +83,7 @@ async def transcript_events(
             yield _event({"type": "transcript.text.delta", "delta": delta})
         yield _event({"type": "transcript.text.done", "text": "".join(parts).strip()})
     except Exception as exc:
-        yield _error_event(exc, request_id)
+        yield _error_event(exc, request_id, project)
     finally:
         cancel.set()
         if finish is not None:
@@ -104,7 +104,7 @@ async def diarized_events(
 
 
 async def speech_events(
-    chunks: AsyncIterator[bytes], request_id: str
+    chunks: AsyncIterator[bytes], request_id: str, project: str
 ) -> AsyncIterator[dict[str, str]]:
     """`speech.audio.delta` (base64 of the encoded bytes) per chunk, then `done`."""
     try:
@@ -113,4 +113,4 @@ async def speech_events(
             yield _event({"type": "speech.audio.delta", "audio": audio})
         yield _event({"type": "speech.audio.done"})
     except Exception as exc:
-        yield _error_event(exc, request_id)
+        yield _error_event(exc, request_id, project)

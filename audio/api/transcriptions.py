@@ -16,6 +16,7 @@ from audio.api.deps import (
     SettingsDep,
     SttDep,
     charge,
+    project,
     request_id,
     spend,
 )
@@ -86,7 +87,7 @@ async def _handle(
             decoded: list[float] = []
             segments = await primed(stt.stream(media, resolved, options, cancel, decoded))
             events = transcript_events(
-                segments, cancel, request_id(request),
+                segments, cancel, request_id(request), project(request),
                 finish=lambda: charge(request, "audio-seconds", sum(decoded)),
             )  # fmt: skip
             headers = {"x-served-model": resolved.served}

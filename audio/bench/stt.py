@@ -232,13 +232,16 @@ def status_mb(pid: int, field: str) -> float:
 
 @contextmanager
 def server_process(
-    env: dict[str, str], port: int | None = None
+    env: dict[str, str], port: int | None = None, output: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`speech-pipeline serve` in a process of its own (its memory is measured alone), on
-    `port` or a free one."""
+    `port` or a free one; its stdout and stderr go to `output` when given."""
     port = port or free_port()
     command = [sys.executable, "-m", "audio.cli", "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env={**os.environ, **env})
+    sink = output.open("ab") if output is not None else None
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT if sink else None
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -255,6 +258,8 @@ def server_process(
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if sink is not None:
+            sink.close()
 
 
 def _hour(clips: list[Clip]) -> tuple[float, float, float, float]:
