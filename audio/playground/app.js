@@ -648,6 +648,25 @@ async function fileLink(fileId, link) {
   link.hidden = false;
 }
 
+const RECENT_BATCHES = 10;
+
+async function loadBatches() {
+  // The server lists only the batches of the key's own project.
+  const page = await (await api(`${API}/batches?limit=${RECENT_BATCHES}`)).json();
+  const list = $("batch-list");
+  list.replaceChildren(...page.data.map((batch) => {
+    const item = document.createElement("li");
+    const id = document.createElement("code");
+    id.textContent = batch.id;
+    const state = document.createElement("span");
+    const counts = batch.request_counts || {};
+    state.textContent = `${batch.status} \u00b7 ${counts.completed ?? 0}/${counts.total ?? 0}`;
+    item.append(id, state);
+    return item;
+  }));
+  $("batch-none").hidden = page.data.length > 0;
+}
+
 async function runBatch(event) {
   event.preventDefault();
   clearError();
@@ -686,6 +705,7 @@ async function runBatch(event) {
     showError(error);
   } finally {
     busy(button, false, "Start batch");
+    loadBatches().catch(showError);
   }
 }
 
@@ -727,7 +747,7 @@ function start() {
 
 function loadAll() {
   clearError();
-  Promise.all([loadModels(), voices.length ? null : loadVoices()])
+  Promise.all([loadModels(), voices.length ? null : loadVoices(), loadBatches()])
     .then(() => document.body.classList.add("ready"))
     .catch(showError);
 }

@@ -302,3 +302,38 @@ def test_a_401_shows_the_servers_message(make_settings, fake_microphone: Path) -
             )
         finally:
             driver.quit()
+
+
+def test_the_batch_tab_lists_only_the_keys_own_batches(  # type: ignore[no-untyped-def]
+    make_settings, fake_microphone: Path, tmp_path: Path
+) -> None:
+    import openai
+
+    from audio.settings import BatchSettings
+
+    keys = ("team-a-key", "team-b-key")
+    settings = make_settings(api_keys=list(keys), batch=BatchSettings(data_dir=tmp_path))
+    with live_server(settings) as (url, _app):
+        made: dict[str, str] = {}
+        for key in keys:
+            client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+            line = {"custom_id": "x", "method": "POST", "url": "/v1/audio/transcriptions",
+                    "body": {"url": "file-" + "0" * 24}}  # fmt: skip
+            source = client.files.create(file=("in.jsonl", json.dumps(line).encode()),
+                                         purpose="batch")  # fmt: skip
+            made[key] = client.batches.create(input_file_id=source.id, completion_window="24h",
+                                              endpoint="/v1/audio/transcriptions").id  # fmt: skip
+        driver = _driver(fake_microphone)
+        try:
+            driver.get(f"{url}/#batch")
+            listed = driver.find_element(By.ID, "batch-list")
+            for key in keys:
+                field = driver.find_element(By.ID, "api-key")
+                field.clear()
+                field.send_keys(key, Keys.TAB)
+                _wait(driver, lambda d, key=key: made[key] in listed.text)  # type: ignore[misc]
+                other = made[keys[1 - keys.index(key)]]
+                assert other not in listed.text
+                assert listed.text.count("batch_") == 1, listed.text
+        finally:
+            driver.quit()
