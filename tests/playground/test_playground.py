@@ -51,7 +51,7 @@ def fake_microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     plays it (16-bit PCM WAV, looped)."""
     import numpy as np
 
-    from audio.decode import decode_audio
+    from audio.media.decode import decode_audio
 
     audio = decode_audio(str(HELLO))
     path = tmp_path_factory.mktemp("mic") / "hello.wav"
@@ -145,10 +145,14 @@ def test_page_is_served_with_a_strict_csp(site: str) -> None:
         assert "http" not in csp and "*" not in csp and "unsafe" not in csp
     page = httpx.get(site + "/").text
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing from elsewhere
-    assert 'src="/playground/static/app.js"' in page
-    script = httpx.get(site + "/playground/static/app.js")
-    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
-    assert not re.search(r"""fetch\(["'`]https?:""", script.text)
+    assert 'src="/playground/static/js/main.js"' in page
+    modules = sorted((ROOT / "audio/playground/js").glob("*.js"))
+    assert len(modules) >= 6
+    for module in modules:  # an ES module each: the client, one per tab, the start
+        script = httpx.get(f"{site}/playground/static/js/{module.name}")
+        assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+        assert not re.search(r"""fetch\(["'`]https?:""", script.text)
+        assert len(script.text.splitlines()) < 250, module.name
 
 
 def test_upload_shows_the_text_and_highlights_words(browser: webdriver.Chrome, site: str,
@@ -175,6 +179,36 @@ def test_upload_shows_the_text_and_highlights_words(browser: webdriver.Chrome, s
     assert abs(at - float(word.get_attribute("data-start"))) < 0.5
     browser.execute_script("document.getElementById('player').pause()")
     _shot(browser, "transcribe")
+    assert not _csp_violations(browser)
+
+
+def test_subtitle_downloads_are_the_servers_own_with_speakers(
+    browser: webdriver.Chrome, site: str, shared_samples: Path, tmp_path: Path
+) -> None:
+    """The page's srt and vtt of a diarized transcript are what the API answers for the
+    same audio (the page asks the server; its own formatters had drifted and dropped the
+    speaker labels)."""
+    browser.execute_cdp_cmd("Page.setDownloadBehavior",
+                            {"behavior": "allow", "downloadPath": str(tmp_path)})  # fmt: skip
+    audio = shared_samples / "jfk.flac"
+    _open(browser, site)
+    browser.find_element(By.ID, "file").send_keys(str(audio))
+    Select(browser.find_element(By.ID, "language")).select_by_value("en")
+    Select(browser.find_element(By.ID, "format")).select_by_value("diarized_json")
+    browser.find_element(By.ID, "go").click()
+    _wait(browser, lambda d: "A:" in d.find_element(By.ID, "transcript").text, 120)
+    for kind in ("srt", "vtt"):
+        browser.find_element(By.CSS_SELECTOR, f'[data-download="{kind}"]').click()
+        target = tmp_path / f"jfk.{kind}"
+        _wait(browser, lambda d, target=target: target.is_file() and target.stat().st_size > 0)
+        fields = {"model": "whisper-base", "language": "en", "response_format": kind,
+                  "diarize": "true"}  # fmt: skip
+        upload = {"file": ("jfk.flac", audio.read_bytes())}
+        server = httpx.post(f"{site}/v1/audio/transcriptions", data=fields, files=upload,
+                            timeout=120)  # fmt: skip
+        assert server.status_code == 200, server.text
+        assert target.read_text() == server.text
+        assert "[A]" in server.text if kind == "srt" else "<v A>" in server.text
     assert not _csp_violations(browser)
 
 
