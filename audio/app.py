@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from audio import __version__, heap
+from audio import __version__
 from audio.api import (
     batches,
     health,
@@ -28,10 +28,10 @@ from audio.api.middleware import (
     RequestContextMiddleware,
     hide_keys_in_server_logs,
 )
-from audio.keys import ApiKeys
-from audio.metrics import Metrics
-from audio.services import Services, batch_jobs, rate_limiter
+from audio.ops import heap
+from audio.ops.keys import ApiKeys
 from audio.settings import Settings
+from audio.wiring import Runtime, Services
 from jobs.store import JobStore
 from transcriber.registry import Loader, ModelRegistry
 from transcriber.whisper import WhisperModel
@@ -80,33 +80,20 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hide_keys_in_server_logs()
-        services = Services.build(settings, loader)
-        app.state.keys = ApiKeys(settings.api_keys, settings.api_keys_file)
-        app.state.limiter = rate_limiter(settings, app.state.keys)
-        app.state.realtime = realtime.RealtimeHub(
-            settings.realtime.max_sessions, settings.realtime.max_sessions_per_project
-        )
-        _reload_keys_on_sighup(app.state.keys)
+        runtime = Runtime.build(settings, loader)
+        _reload_keys_on_sighup(runtime.keys)
         if settings.warmup:
-            await asyncio.to_thread(services.warm)
-        app.state.settings = settings
-        app.state.stt = services.stt
-        app.state.tts = services.tts
-        app.state.diarize = services.diarize
-        app.state.metrics = Metrics(services)
-        _announce(settings, services.stt.registry)
-        app.state.jobs, app.state.batch_runner = batch_jobs(
-            settings, services.stt, services.diarize
-        )
-        app.state.batch_runner.start()
-        reaper = asyncio.create_task(_reap(services, app.state.jobs))
+            await asyncio.to_thread(runtime.services.warm)
+        for name, value in runtime.state().items():
+            setattr(app.state, name, value)
+        _announce(settings, runtime.services.stt.registry)
+        runtime.batch_runner.start()
+        reaper = asyncio.create_task(_reap(runtime.services, runtime.jobs))
         try:
             yield
         finally:
             reaper.cancel()
-            await asyncio.to_thread(app.state.batch_runner.stop)
-            app.state.jobs.close()
-            await asyncio.to_thread(services.close)
+            await asyncio.to_thread(runtime.close)
 
     app = FastAPI(title="speech-pipeline", version=__version__, lifespan=lifespan)
     app.state.draining = threading.Event()  # set by `serve` on SIGTERM

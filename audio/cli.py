@@ -8,15 +8,17 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
-from audio import heap
 from audio.errors import ServiceError, as_service_error
-from audio.formats import GRANULARITIES, RESPONSE_FORMATS, needs_segment_times, render
+from audio.media.formats import GRANULARITIES, RESPONSE_FORMATS, render
+from audio.ops import heap
+from audio.services.request import Fields, parse_request
 from audio.settings import Settings, SettingsProblem, load_settings
 from diarizer.types import MAX_SPEAKERS
 from transcriber.errors import TranscriberError
-from transcriber.types import ALGORITHMS, SttOptions
+from transcriber.types import ALGORITHMS, Task
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -46,7 +48,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
-    from audio.services import Services
+    from audio.wiring import Services
 
     diarize = args.diarize or args.format == "diarized_json" or args.speakers is not None
     if diarize and args.translate:
@@ -64,17 +66,14 @@ def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
         if resolved.served != stt.registry.canonical(model_id):
             print(f"note: {model_id} is not installed; using {resolved.served}", file=sys.stderr)
         verbose = response_format == "verbose_json"
-        granularities = frozenset(GRANULARITIES) if verbose else frozenset()
-        options = SttOptions(
-            task="translate" if args.translate else "transcribe",
-            language=args.language,
-            word_timestamps="word" in granularities,
-            segment_timestamps=needs_segment_times(response_format),
-            beam_size=settings.stt.beam_size,
-            vad_filter=settings.stt.vad_filter,
-            algorithm=args.algorithm or settings.stt.algorithm,
-            vad=stt.default_vad(),
-        )
+        fields = {
+            "model": model_id, "language": args.language, "algorithm": args.algorithm,
+            "response_format": response_format,
+            "timestamp_granularities": list(GRANULARITIES) if verbose else [],
+        }  # fmt: skip
+        task: Task = "translate" if args.translate else "transcribe"
+        request = parse_request(Fields.of(fields), task, settings.stt, needs_source=False)
+        granularities, options = request.granularities, request.options(settings.stt)
         speakers = None
         if diarize:
             hints = services.diarize.options(args.speakers, args.speakers)
@@ -97,7 +96,7 @@ def _transcribe(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _models(args: argparse.Namespace, settings: Settings) -> int:
-    from audio.services import stt_registry
+    from audio.wiring import stt_registry
 
     registry = stt_registry(settings)
     if args.action == "list":
@@ -116,9 +115,9 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _speak(args: argparse.Namespace, settings: Settings) -> int:
-    from audio.encode import DEFAULT_SPEECH_SAMPLE_RATE
-    from audio.services import Services
-    from audio.tts_service import SpeechJob
+    from audio.media.encode import DEFAULT_SPEECH_SAMPLE_RATE
+    from audio.services.tts import SpeechJob
+    from audio.wiring import Services
     from voices.types import SpeechOptions
 
     services = Services.build(settings)
@@ -137,7 +136,7 @@ def _speak(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _voices(args: argparse.Namespace, settings: Settings) -> int:
-    from audio.services import voice_engines
+    from audio.wiring import voice_engines
     from voices.catalog import VoiceCatalog
 
     engines = voice_engines(settings.tts)
@@ -160,8 +159,16 @@ def _voices(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from audio.bench import run_bench
-
+    """The bench is a development package beside `audio/` in a checkout (the product
+    does not ship it): found there, or a clear error."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "bench" / "__init__.py").is_file() and str(checkout) not in sys.path:
+        sys.path.append(str(checkout))
+    try:
+        from bench import run_bench
+    except ImportError:
+        print("error: the bench runs from a source checkout (`make bench`)", file=sys.stderr)
+        return 2
     return run_bench(settings, args)
 
 
@@ -221,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _list_or_pull(sub, "voices", "list TTS voices or pull a Piper voice", _voices)
 
-    from audio import batch_cli
+    from audio.batch import cli as batch_cli
 
     batch_cli.add_parser(sub)
 

@@ -7,6 +7,9 @@ them into the `{"error": {...}}` envelope. The rooms raise their own errors;
 
 from __future__ import annotations
 
+from typing import Any
+
+from common.errors import error_body
 from jobs.errors import JobError, NotFound, TooLarge
 from transcriber.errors import Cancelled, ModelLoadFailed, ModelNotInstalled, UnknownModel
 
@@ -32,6 +35,18 @@ class ServiceError(Exception):
         if code is not None:
             self.code = code
         self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        """The contract's envelope of this error."""
+        return error_body(self.message, self.error_type, self.param, self.code)
+
+
+class InternalError(ServiceError):
+    """500: something unexpected; the message names only the request (details are in the
+    log)."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"Internal server error (request {request_id}).")
 
 
 class InvalidRequest(ServiceError):

@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from audio.keys import ANONYMOUS_PROJECT, PROJECT_NAME
+from audio.ops.keys import ANONYMOUS_PROJECT, PROJECT_NAME
+from segmenter.vad import VadOptions
 from transcriber.embedded import EMBEDDED_MODEL_ID, EMBEDDED_SOURCE
 from transcriber.registry import RegistryConfig
 from transcriber.types import Algorithm
@@ -99,11 +100,11 @@ class SttSettings(BaseModel):
     and on a GPU)."""
     batch_wait_ms: float = Field(default=20.0, ge=0)
     """How long a partial batch waits for more windows."""
-    vad_threshold: float = Field(default=0.5, gt=0, lt=1)
+    vad_threshold: float = Field(default=VadOptions.threshold, gt=0, lt=1)
     """Chunked mode: speech probability that starts speech."""
-    vad_silence_ms: int = Field(default=500, ge=0)
+    vad_silence_ms: int = Field(default=VadOptions.silence_ms, ge=0)
     """Chunked mode: silence this long ends a speech region."""
-    vad_padding_ms: int = Field(default=200, ge=0)
+    vad_padding_ms: int = Field(default=VadOptions.padding_ms, ge=0)
     """Chunked mode: audio kept on each side of speech."""
     model_ttl_seconds: float = Field(default=900.0, ge=0)
     """Unload a model idle this long; 0 keeps models loaded."""
@@ -415,7 +416,7 @@ def _check_paths(settings: Settings) -> None:
             f"SPEECH_STT__CACHE_DIR: {cache} is not a writable directory ({exc.strerror})"
         ) from None
     if settings.api_keys_file is not None:
-        from audio.keys import KeyFileError, read_key_file
+        from audio.ops.keys import KeyFileError, read_key_file
 
         try:
             read_key_file(settings.api_keys_file)

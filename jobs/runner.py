@@ -11,6 +11,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from common.errors import error_body
 from jobs.store import JobStore
 from jobs.types import Batch, BatchStatus, Line, LineHandler, Outcome
 
@@ -102,9 +103,7 @@ class BatchRunner:
         except Exception:
             log.exception("batch %s (project %s): line %s failed", batch.id, batch.project,
                           line.custom_id)  # fmt: skip
-            body = {"error": {"message": "Internal server error.", "type": "server_error",
-                              "param": None, "code": None}}  # fmt: skip
-            return Outcome(500, body, "")
+            return Outcome(500, error_body("Internal server error.", "server_error"), "")
 
     def _finish(self, batch: Batch, status: BatchStatus) -> None:
         """Write what finished to the output and error files, then end the batch."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import sqlite3
 import threading
 import time
@@ -27,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from common.ids import new_id
 from jobs.errors import NotFound, TooLarge
 from jobs.types import (
     ACTIVE,
@@ -75,13 +75,9 @@ ANY_PROJECT = None
 """The project argument of the runner's and the reaper's own reads: every project."""
 
 
-def new_id(prefix: str, separator: str = "_") -> str:
-    return f"{prefix}{separator}{secrets.token_hex(12)}"
-
-
 def new_file_id() -> str:
     """OpenAI's form: `file-` and 24 hex digits."""
-    return new_id("file", "-")
+    return new_id("file", separator="-")
 
 
 class JobStore:

@@ -8,10 +8,10 @@ present but wrong is a SessionError naming it.
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import replace
 from typing import Any
 
+from common.limits import MAX_PROMPT_CHARS
 from realtime.errors import SessionError
 from realtime.types import FORMAT_RATES, InputFormat, SessionConfig, Shape, TurnDetection
 
@@ -31,11 +31,6 @@ CONVERSATION_EVENTS = (
     "output_audio_buffer.clear",
 )  # fmt: skip
 """Realtime conversation events, which a transcription session does not serve."""
-MAX_PROMPT_CHARS = 4_000
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(10)}"
 
 
 def parse_frame(frame: str | bytes) -> Event:
@@ -275,3 +270,52 @@ def error_event(error: SessionError, client_event_id: str | None = None) -> Even
             "event_id": client_event_id,
         },
     }
+
+
+def session_event(session_id: str, config: SessionConfig, shape: Shape, updated: bool) -> Event:
+    """`session.created`/`updated` (`transcription_session.*` for a beta client)."""
+    prefix = "transcription_session" if shape == "beta" else "session"
+    kind = f"{prefix}.{'updated' if updated else 'created'}"
+    return {"type": kind, "session": session_object(session_id, config, shape)}
+
+
+def speech_started(item_id: str, start_ms: int) -> Event:
+    return {"type": "input_audio_buffer.speech_started", "audio_start_ms": start_ms,
+            "item_id": item_id}  # fmt: skip
+
+
+def speech_stopped(item_id: str, end_ms: int) -> Event:
+    return {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": end_ms,
+            "item_id": item_id}  # fmt: skip
+
+
+def committed(item_id: str, previous_item_id: str | None) -> Event:
+    return {"type": "input_audio_buffer.committed", "previous_item_id": previous_item_id,
+            "item_id": item_id}  # fmt: skip
+
+
+def cleared() -> Event:
+    return {"type": "input_audio_buffer.cleared"}
+
+
+def transcript_delta(item_id: str, text: str) -> Event:
+    return {"type": "conversation.item.input_audio_transcription.delta", "item_id": item_id,
+            "content_index": 0, "delta": text, "logprobs": None}  # fmt: skip
+
+
+def transcript_completed(item_id: str, text: str, language: str, seconds: float) -> Event:
+    return {
+        "type": "conversation.item.input_audio_transcription.completed",
+        "item_id": item_id, "content_index": 0, "transcript": text,
+        "usage": {"type": "duration", "seconds": round(seconds, 3)},
+        "languages": [{"code": language}], "logprobs": None,
+    }  # fmt: skip
+
+
+def transcript_failed(item_id: str, error: SessionError) -> Event:
+    return {
+        "type": "conversation.item.input_audio_transcription.failed",
+        "item_id": item_id, "content_index": 0,
+        "error": {"type": error.error_type, "code": error.code, "message": error.message,
+                  "param": error.param},
+    }  # fmt: skip

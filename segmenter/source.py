@@ -11,7 +11,7 @@ import numpy.typing as npt
 class SampleSource(Protocol):
     """Mono 16-kHz samples (float32 in [-1, 1] or int16) read a slice at a time.
 
-    A numpy array is one; so is audio spooled to disk (`audio.spool.SpooledSamples`),
+    A numpy array is one; so is audio spooled to disk (`audio.media.spool.SpooledSamples`),
     which the segmenter then reads without holding the whole file in memory.
     """
 

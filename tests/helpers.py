@@ -16,7 +16,7 @@ from pathlib import Path
 import jiwer
 import numpy as np
 
-from audio.bench.server import serving_app
+from bench.server import serving_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -76,7 +76,7 @@ def pcm16(path: Path, rate: int, tail_seconds: float = 0.0) -> bytes:
     appends), with `tail_seconds` of silence after it."""
     import soxr
 
-    from audio.decode import decode_audio
+    from audio.media.decode import decode_audio
 
     with path.open("rb") as f:
         audio = decode_audio(f)

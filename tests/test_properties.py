@@ -10,11 +10,11 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.datastructures import FormData
 
-from audio.api.schemas import parse_transcription_form
-from audio.decode import decode_audio
 from audio.errors import InvalidRequest
+from audio.media.decode import decode_audio
+from audio.services.request import Fields, parse_request
+from audio.settings import SttSettings
 from voices.arabic_numbers import arabic_number_words
 from voices.text import normalise, shorten_first, split_sentences
 
@@ -50,9 +50,9 @@ values = st.one_of(
 @given(st.lists(st.tuples(st.sampled_from(FIELDS), values), max_size=12),
        st.sampled_from(["transcribe", "translate"]))  # fmt: skip
 def test_any_form_parses_or_is_a_400(items: list[tuple[str, str]], task: str) -> None:
-    form = FormData([*items, ("url", "https://example.com/a.mp3")])
+    form = Fields([*items, ("url", "https://example.com/a.mp3")])
     try:
-        request = parse_transcription_form(form, task)  # type: ignore[arg-type]
+        request = parse_request(form, task, SttSettings())  # type: ignore[arg-type]
     except InvalidRequest as exc:
         assert exc.status_code == 400 and exc.message
     else:

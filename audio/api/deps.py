@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
-from audio.diarize_service import DiarizeService
 from audio.errors import AuthenticationError
-from audio.keys import ApiKeys
-from audio.ratelimit import Budget, RateLimiter, client_identity
+from audio.ops.keys import ApiKeys
+from audio.ops.ratelimit import Budget, RateLimiter, client_identity
+from audio.services.diarize import DiarizeService
+from audio.services.stt import SttService
+from audio.services.tts import TtsService
 from audio.settings import Settings
-from audio.stt_service import SttService
-from audio.tts_service import TtsService
 
 
 def get_settings(request: Request) -> Settings:

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from audio.errors import ServiceError, as_service_error
+from audio.errors import InternalError, ServiceError, as_service_error
+from common.errors import error_body
 from jobs.errors import JobError
 from transcriber.errors import TranscriberError
 
 log = logging.getLogger(__name__)
-
-
-def envelope(
-    message: str, error_type: str, param: str | None = None, code: str | None = None
-) -> dict[str, Any]:
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
 def service_error_response(exc: ServiceError) -> JSONResponse:
@@ -28,18 +22,11 @@ def service_error_response(exc: ServiceError) -> JSONResponse:
     if exc.retry_after is not None:
         headers["retry-after"] = str(exc.retry_after)
         headers["retry-after-ms"] = str(exc.retry_after * 1000)
-    return JSONResponse(
-        envelope(exc.message, exc.error_type, exc.param, exc.code),
-        status_code=exc.status_code,
-        headers=headers,
-    )
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 
 def internal_error_response(request_id: str) -> JSONResponse:
-    return JSONResponse(
-        envelope(f"Internal server error (request {request_id}).", "server_error"),
-        status_code=500,
-    )
+    return service_error_response(InternalError(request_id))
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
@@ -53,7 +40,7 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
     error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
     return JSONResponse(
-        envelope(str(exc.detail), error_type, None, code),
+        error_body(str(exc.detail), error_type, None, code),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
@@ -65,7 +52,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     param = ".".join(loc) or None
     message = f"{param}: {first.get('msg', 'invalid value')}" if param else "invalid request"
-    return JSONResponse(envelope(message, "invalid_request_error", param), status_code=400)
+    return JSONResponse(error_body(message, "invalid_request_error", param), status_code=400)
 
 
 def install_error_handlers(app: FastAPI) -> None:

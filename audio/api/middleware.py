@@ -10,14 +10,13 @@ import logging
 import re
 import threading
 import time
-import uuid
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audio.api.errors import internal_error_response, service_error_response
-from audio.constants import REQUEST_ID_PREFIX
 from audio.errors import ClientDisconnected, RequestTooLarge, ShuttingDown
+from common.ids import new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +56,6 @@ def hide_keys_in_server_logs() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, HideKeysFilter) for f in logger.filters):
             logger.addFilter(HideKeysFilter())
-
-
-def new_request_id() -> str:
-    return REQUEST_ID_PREFIX + uuid.uuid4().hex[:26]
 
 
 class RequestContextMiddleware:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from audio.api.deps import API_DEPENDENCIES, SttDep, TtsDep
 from audio.api.openapi import API_ERRORS, error_responses
-from audio.tts_service import TtsService
+from audio.services.tts import TtsService
 from transcriber.registry import ModelRegistry
 
 router = APIRouter(dependencies=API_DEPENDENCIES)

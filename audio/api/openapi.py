@@ -1,7 +1,7 @@
 """What the OpenAPI schema says of each route, written from the same facts the routes use.
 
-The transcription routes parse their multipart form by hand (see `schemas.py`), so FastAPI
-cannot infer the request body: it is described here, truthfully, for clients, generators
+The transcription routes parse their multipart form by hand (`audio/services/request.py`),
+so FastAPI cannot infer the request body: it is described here, truthfully, for clients, generators
 and the schemathesis run in the test suite (`tests/service/test_fuzz.py`).
 """
 
@@ -11,11 +11,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from audio.constants import MAX_PROMPT_CHARS
-from audio.encode import SPEECH_MEDIA_TYPES
-from audio.formats import GRANULARITIES, RESPONSE_FORMATS, TRANSCRIPT_MEDIA_TYPES
-from audio.languages import LANGUAGES
+from audio.media.encode import SPEECH_MEDIA_TYPES
+from audio.media.formats import GRANULARITIES, RESPONSE_FORMATS, TRANSCRIPT_MEDIA_TYPES
+from common.limits import MAX_PROMPT_CHARS
 from diarizer.types import MAX_KNOWN_SPEAKERS, MAX_SPEAKERS
+from transcriber.languages import LANGUAGES
 from transcriber.types import ALGORITHMS
 
 Schema = dict[str, Any]

@@ -26,10 +26,10 @@ from audio.errors import (
     ServiceError,
     ShuttingDown,
 )
-from audio.ratelimit import RateLimiter
-from audio.realtime_service import RealtimeTranscriber, session_limits
+from audio.ops.ratelimit import RateLimiter
+from audio.services.realtime import RealtimeHub, RealtimeTranscriber, session_limits
+from audio.services.stt import SttService
 from audio.settings import Settings
-from audio.stt_service import SttService
 from realtime.errors import SessionError
 from realtime.events import error_event
 from realtime.session import RealtimeSession
@@ -47,25 +47,6 @@ CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_RESTART, CLOSE_TRY_LATER = (
 )  # fmt: skip
 POLL_SECONDS = 0.5
 """How often a quiet connection checks for drain and idleness."""
-
-
-class RealtimeHub:
-    """The open sessions (bounded, in all and per project), built in the lifespan."""
-
-    def __init__(self, max_sessions: int, per_project: int | None = None) -> None:
-        self.max_sessions = max_sessions
-        self.per_project = per_project
-        self.sessions: dict[RealtimeSession, str] = {}
-        """Each open session -> its project."""
-        self.opened = 0
-
-    def full(self) -> bool:
-        return len(self.sessions) >= self.max_sessions
-
-    def project_full(self, project: str) -> bool:
-        if self.per_project is None:
-            return False
-        return sum(1 for owner in self.sessions.values() if owner == project) >= self.per_project
 
 
 def _offered(websocket: WebSocket) -> list[str]:

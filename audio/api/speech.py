@@ -18,14 +18,14 @@ from audio.api.deps import (
 )
 from audio.api.openapi import API_ERRORS, error_responses, speech_responses
 from audio.api.sse import event_stream, primed, speech_events
-from audio.encode import (
+from audio.errors import InvalidRequest
+from audio.media.encode import (
     DEFAULT_SPEECH_SAMPLE_RATE,
     SPEECH_FORMATS,
     SPEECH_MEDIA_TYPES,
     SPEECH_SAMPLE_RATES,
 )
-from audio.errors import InvalidRequest
-from audio.tts_service import SpeechJob, TtsService
+from audio.services.tts import SpeechJob, TtsService
 from voices.types import SpeechOptions
 
 router = APIRouter(dependencies=API_DEPENDENCIES)

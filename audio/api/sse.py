@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 from sse_starlette import EventSourceResponse
 
-from audio.diarize_service import DiarizedTranscript
-from audio.errors import as_service_error
-from audio.formats import diarized_segment, usage
+from audio.errors import InternalError, as_service_error
+from audio.media.formats import diarized_segment, usage
+from audio.services.diarize import DiarizedTranscript
 from transcriber.types import Segment
 
 log = logging.getLogger(__name__)
@@ -59,14 +59,10 @@ def _event(body: dict[str, Any]) -> dict[str, str]:
 def _error_event(exc: Exception, request_id: str, project: str) -> dict[str, str]:
     """The contract's envelope as one event; nothing internal for unexpected errors."""
     known = as_service_error(exc)
-    if known is not None:
-        error = {"message": known.message, "type": known.error_type, "param": known.param,
-                 "code": known.code}  # fmt: skip
-    else:
+    if known is None:
         log.error("stream failed in request %s (project %s)", request_id, project, exc_info=exc)
-        error = {"message": f"Internal server error (request {request_id}).",
-                 "type": "server_error", "param": None, "code": None}  # fmt: skip
-    return _event({"type": "error", "error": error})
+        known = InternalError(request_id)
+    return _event({"type": "error", **known.body()})
 
 
 async def transcript_events(

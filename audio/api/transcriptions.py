@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
 
 from audio.api.deps import (
     API_DEPENDENCIES,
@@ -20,16 +21,16 @@ from audio.api.deps import (
     request_id,
     spend,
 )
-from audio.diarize_service import DiarizeService
 from audio.errors import RequestTooLarge
-from audio.fetch import FetchPolicy, fetch_url
-from audio.formats import Rendered, render
+from audio.media.fetch import FetchPolicy, fetch_url
+from audio.media.formats import Rendered, render
+from audio.services.diarize import DiarizeService
+from audio.services.request import Fields, TranscriptionRequest, parse_request
+from audio.services.stt import SttService
 from audio.settings import Settings
-from audio.stt_service import SttService
 from transcriber.types import Task
 
 from .openapi import API_ERRORS, error_responses, transcription_openapi
-from .schemas import TranscriptionRequest, parse_transcription_form
 from .sse import diarized_events, event_stream, primed, transcript_events
 
 router = APIRouter(dependencies=API_DEPENDENCIES)
@@ -42,7 +43,7 @@ async def _media(req: TranscriptionRequest, settings: Settings) -> BinaryIO:
     limit = settings.limits.max_upload_bytes
     if req.url is not None:
         return io.BytesIO(await fetch_url(req.url, FetchPolicy.from_settings(settings)))
-    assert req.file is not None
+    assert isinstance(req.file, UploadFile)
     if req.file.size is not None and req.file.size > limit:
         raise RequestTooLarge(limit)
     return req.media()
@@ -65,11 +66,11 @@ async def _handle(
     cancel = threading.Event()
     watcher = asyncio.create_task(_watch_disconnect(request, cancel))
     try:
-        req = parse_transcription_form(form, task, stt.default_vad())
+        req = parse_request(Fields(form.multi_items()), task, settings.stt)
         resolved = stt.resolve(req.model)
         await spend(request, "audio-seconds", 0)  # admitted while anything is left
         media = await _media(req, settings)
-        options = req.options(settings.stt, stt.default_vad())
+        options = req.options(settings.stt)
         if req.diarize and diarize is not None:
             found = await diarize.transcribe(
                 media, resolved, options,

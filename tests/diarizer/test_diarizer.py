@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio.bench.conversations import conversation, monologue, real_speakers
+from bench.conversations import conversation, monologue, real_speakers
 from diarizer.cluster import cluster
 from diarizer.encoder import (
     VoiceEncoder,

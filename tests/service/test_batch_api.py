@@ -19,9 +19,9 @@ import httpx
 import openai
 import pytest
 
-from audio.bench.server import free_port
-from audio.bench.stt import server_process
 from audio.settings import BatchSettings, UrlSettings
+from bench.server import free_port
+from bench.stt import server_process
 
 from ..helpers import SAMPLES, live_server
 

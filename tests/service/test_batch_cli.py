@@ -71,3 +71,28 @@ def _results_tolerant(path: Path) -> list[dict[str, object]]:
         except json.JSONDecodeError:
             continue
     return records
+
+
+def test_the_batch_command_honours_the_vad_settings(tmp_path: Path) -> None:
+    """`speech-pipeline batch` (here and on Ray's actors, which run the same function)
+    decodes with `SPEECH_STT__VAD_*`, as the server does; it used to pass neither field."""
+    from audio.batch.folder import Item, transcribe_item
+    from audio.errors import InvalidRequest
+    from audio.settings import Settings, SttSettings
+    from segmenter.vad import VadOptions
+
+    stt = SttSettings(vad_threshold=0.3, vad_silence_ms=900, vad_padding_ms=50, vad_filter=False)
+    seen = []
+
+    class Recorder:
+        def transcribe_now(self, media: object, model: str, options: object) -> None:
+            seen.append(options)
+            raise InvalidRequest("recorded")
+
+    item = Item("a.wav", tmp_path / "a.wav", {"language": "en"})
+    record = transcribe_item(Recorder(), Settings(stt=stt), item, "whisper-base", None, None,
+                             str(tmp_path))  # type: ignore[arg-type]  # fmt: skip
+    assert record["error"] == "recorded"
+    (options,) = seen
+    assert options.vad == VadOptions(threshold=0.3, silence_ms=900, padding_ms=50)
+    assert options.vad_filter is False and options.language == "en"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio.decode import decode_audio
+from audio.media.decode import decode_audio
 from common.pcm import SAMPLE_RATE
 
 from ..helpers import SAMPLES, wav_bytes
@@ -96,8 +96,8 @@ def test_http_upload_ignores_name_and_type(
 
 
 def test_long_audio_for_the_chunked_engine_is_spooled_to_disk() -> None:
-    from audio.decode import decode_int16
-    from audio.spool import SPOOL_AFTER_SECONDS, SpooledSamples
+    from audio.media.decode import decode_int16
+    from audio.media.spool import SPOOL_AFTER_SECONDS, SpooledSamples
     from segmenter.vad import SileroVad
 
     rng = np.random.default_rng(7)

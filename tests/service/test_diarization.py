@@ -14,8 +14,8 @@ import openai
 import pytest
 from openai.types.audio import TranscriptionDiarized
 
-from audio.bench.conversations import Conversation, conversation, real_speakers
-from audio.decode import decode_audio
+from audio.media.decode import decode_audio
+from bench.conversations import Conversation, conversation, real_speakers
 from diarizer.metrics import der_parts
 from diarizer.types import SpeakerTurn
 from segmenter.vad import SileroVad
@@ -142,7 +142,7 @@ def test_one_speaker_and_silence(oai: openai.OpenAI, shared_samples: Path) -> No
 def test_many_voices_give_sensible_output(server: str, shared_samples: Path) -> None:
     """Ten voices (two real, eight rendered) in one file: at most ten labels, each segment
     one speaker, in time order."""
-    from audio.bench.diarize import tts_speakers
+    from bench.diarize import tts_speakers
 
     speakers = real_speakers(shared_samples, SileroVad()) + tts_speakers(8)
     talk = conversation("ten", speakers, np.random.default_rng(3), turns=20)

@@ -11,8 +11,8 @@ import httpx
 import numpy as np
 import pytest
 
-from audio.bench.stt import server_process
-from audio.decode import decode_audio
+from audio.media.decode import decode_audio
+from bench.stt import server_process
 
 from ..helpers import SAMPLES, wait_until, wav_bytes
 

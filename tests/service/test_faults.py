@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
-from audio.decode import decode_audio
+from audio.media.decode import decode_audio
 from transcriber.chunked import ChunkedEngine
 
 from ..helpers import SAMPLES, live_server, wait_until, wav_bytes
@@ -118,7 +118,7 @@ def test_a_full_spool_disk_is_a_clear_503(service: Any, monkeypatch: pytest.Monk
     def full(*_args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("audio.spool.SpooledSamples.append", full)
+    monkeypatch.setattr("audio.media.spool.SpooledSamples.append", full)
     response = _transcribe(url, _speech(150))  # past 120 s the decoded audio is spooled
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "insufficient_storage"
@@ -176,7 +176,7 @@ def test_slow_clients_do_not_hold_up_others(service: Any) -> None:
 
 def test_a_tiny_file_that_decodes_to_hours_is_refused(make_settings) -> None:  # type: ignore[no-untyped-def]
     """Decompression: ten minutes of FLAC silence is a few KB; decoding stops at the limit."""
-    from audio.encode import encode_whole
+    from audio.media.encode import encode_whole
 
     bomb = encode_whole([(np.zeros(16000 * 600, np.float32), 16000)], "flac", 16000)
     assert len(bomb) < 200_000

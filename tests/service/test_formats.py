@@ -7,7 +7,7 @@ import io
 import srt
 import webvtt
 
-from audio.formats import render
+from audio.media.formats import render
 from transcriber.types import Segment, Transcript
 
 

@@ -15,8 +15,8 @@ import httpx
 import openai
 import pytest
 
-from audio.bench.server import free_port
-from audio.bench.stt import server_process
+from bench.server import free_port
+from bench.stt import server_process
 
 from ..helpers import SAMPLES, live_server, wait_until
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from audio.bench.batch import generated_archive
-from audio.bench.server import free_port
-from audio.bench.stt import server_process
+from bench.batch import generated_archive
+from bench.server import free_port
+from bench.stt import server_process
 
 from ..helpers import SAMPLES, run_cli
 
@@ -112,7 +112,7 @@ def test_server_batch_on_ray_matches_the_local_runner(ray_head: str, tmp_path: P
 def test_an_actor_is_sized_to_the_one_cpu_it_holds(make_settings) -> None:  # type: ignore[no-untyped-def]
     """Actors on one node each hold one CPU: one decoder of one thread, no all-core
     replica (each would take every core for its encoder), no lower-priority copies."""
-    from audio.ray_batch import _Worker
+    from audio.batch.ray import _Worker
 
     settings = make_settings(stt={"decoders": 4, "solo_threads": 2, "background_nice": 10})
     worker = _Worker(settings.model_dump_json())

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from audio.bench.stt import server_process
 from audio.settings import load_settings
+from bench.stt import server_process
 
 from ..helpers import run_cli, wait_until
 
@@ -88,7 +88,7 @@ def test_keys_file_is_reloaded_on_sighup(tmp_path: Path) -> None:
 
 
 def test_the_project_keyring_format(tmp_path: Path) -> None:
-    from audio.keys import ANONYMOUS_PROJECT, ApiKeys, KeyFileError, own_project, read_key_file
+    from audio.ops.keys import ANONYMOUS_PROJECT, ApiKeys, KeyFileError, own_project, read_key_file
 
     digest = {k: hashlib.sha256(k.encode()).hexdigest() for k in ("a1", "a2", "solo", "p")}
     keyring = tmp_path / "keys.txt"

@@ -23,7 +23,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from audio.bench.stt import server_process
+from bench.stt import server_process
 
 from ..helpers import SAMPLES
 

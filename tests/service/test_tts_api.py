@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio.decode import decode_audio
-from audio.encode import SPEECH_FORMATS, mulaw
+from audio.media.decode import decode_audio
+from audio.media.encode import SPEECH_FORMATS, mulaw
 
 from ..bad_inputs import SPEECH_CASES, speech_case_body
 from ..fakehub import fake_hub

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from audio.fetch import FetchPolicy, address_allowed
+from audio.media.fetch import FetchPolicy, address_allowed
 
 from ..helpers import SAMPLES, live_server
 

@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from transcriber.batcher import Batcher, BatchKind, Between
+from transcriber.batcher import Batcher, Between
+from transcriber.queues import BatchKind
 
 from ..helpers import wait_until
 

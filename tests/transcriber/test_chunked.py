@@ -15,9 +15,9 @@ import numpy as np
 import openai
 import pytest
 
-from audio.decode import decode_audio
+from audio.media.decode import decode_audio
 from audio.settings import GPU_MAX_BATCH
-from transcriber.chunked import encoder_frames
+from transcriber.utterance import TurnPolicy, encoder_frames
 
 from ..helpers import MIT_REFERENCE, SAMPLES, live_server, wait_until, wav_bytes, wer
 
@@ -154,17 +154,19 @@ def test_client_disconnect_frees_queued_windows(make_settings) -> None:  # type:
 def test_a_capped_utterance_stops_at_its_token_limit(make_settings) -> None:  # type: ignore[no-untyped-def]
     """Interim realtime decodes are capped: a decode stops at MIN_TOKENS plus the rate
     times the encoded seconds (a loop cannot run to the model's limit)."""
-    from audio.services import Services
-    from transcriber.chunked import MIN_TOKENS
+    from audio.wiring import Services
     from transcriber.types import SttOptions
+    from transcriber.utterance import MIN_TOKENS
 
     services = Services.build(make_settings())
     try:
         engine = services.stt.chunked_engine("whisper-base")
         audio = decode_audio(str(SAMPLES / "weather_en.mp3"))  # 9 s, ~30 words
         options = SttOptions(language="en", beam_size=1, vad_filter=False, algorithm="chunked")
-        whole, _ = engine.submit_utterance(audio, options)
-        capped, _ = engine.submit_utterance(audio, options, None, 600, tokens_per_second=0.5)
+        final = TurnPolicy.of(final=True, beam_size=1)
+        whole, _ = engine.submit_utterance(audio, options, final)
+        capped_policy = TurnPolicy(1, 600, tokens_per_second=0.5, redo_when_looped=False)
+        capped, _ = engine.submit_utterance(audio, options, capped_policy)
         assert len(whole.result(120).tokens) > 25
         frames_seconds = 1800 / 100  # twice the audio, rounded up to the 2-s step
         assert len(capped.result(120).tokens) <= MIN_TOKENS + int(0.5 * frames_seconds)
@@ -198,7 +200,7 @@ def _threads() -> dict[int, tuple[int, int]]:
 def test_long_files_decode_on_replicas_of_lower_priority(make_settings) -> None:  # type: ignore[no-untyped-def]
     """Long files run on replicas whose threads have a higher nice value (the kernel gives
     the cores to a short request that arrives meanwhile); clips run on the others."""
-    from audio.services import Services
+    from audio.wiring import Services
     from transcriber.types import SttOptions
 
     own = os.getpriority(os.PRIO_PROCESS, 0)
@@ -228,7 +230,7 @@ def test_long_files_decode_on_replicas_of_lower_priority(make_settings) -> None:
 def test_an_utterance_is_encoded_in_the_frames_it_asks_for(make_settings) -> None:  # type: ignore[no-untyped-def]
     """A realtime turn that looped is decoded once more in a full 30-s window: asking for
     WINDOW_FRAMES must give a full window, not twice the turn's length again."""
-    from audio.services import Services
+    from audio.wiring import Services
     from transcriber.types import SttOptions
     from transcriber.whisper import WINDOW_FRAMES
 
@@ -246,7 +248,8 @@ def test_an_utterance_is_encoded_in_the_frames_it_asks_for(make_settings) -> Non
         audio = decode_audio(str(SAMPLES / "weather_en.mp3"))  # 8.x s
         options = SttOptions(language="en", beam_size=1, vad_filter=False, algorithm="chunked")
         for frames in (None, WINDOW_FRAMES, 1200):
-            future, _drop = engine.submit_utterance(audio, options, frames)
+            policy = TurnPolicy.of(final=True, beam_size=1)
+            future, _drop = engine.submit_utterance(audio, options, policy, frames)
             assert "weather" in future.result(120).text.lower()
         assert seen == [encoder_frames(audio.shape[0] / RATE), WINDOW_FRAMES, 1200]
     finally:

@@ -1,0 +1,1 @@
+"""Operations: API keys and their projects, rate limits, metrics, and the heap."""

@@ -1,0 +1,219 @@
+"""`speech-pipeline bench diarize`: who-spoke-when accuracy (DER) on conversations built
+from real speech and from the project's voices, and what diarization costs a request.
+
+Accuracy: conversations from `bench.conversations` (reference turns known by
+construction), diarized in this process. DER as pyannote.metrics defines it (missed +
+false alarm + confusion over reference speech, optimal one-to-one label mapping,
+overlapped speech counted per speaker), collar 0.25 s (0.125 s either side of each
+reference boundary) and, for comparison, no collar. Speaker count right = as many
+labels as reference speakers.
+
+Cost: a fresh server process; a 10-minute real-voice conversation posted as
+`response_format=json` (the control: chunked transcription), `verbose_json` and
+`diarized_json`, alternating, three rounds; the median wall time of each. With
+`--hour`: one hour of conversation as diarized_json and as json, each to a fresh
+process: wall time and peak RSS above idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from bench.conversations import (
+    Conversation,
+    Speaker,
+    conversation,
+    monologue,
+    phrases,
+    real_speakers,
+)
+from bench.corpus import PARAGRAPHS, encoded, speak
+from bench.report import heading, publish
+from bench.stt import server_process, status_mb
+from common.pcm import SAMPLE_RATE
+from diarizer.encoder import VoiceEncoder
+from diarizer.metrics import der_parts
+from diarizer.pipeline import Diarizer, Embedded
+from diarizer.types import DiarizeOptions
+from segmenter.vad import SileroVad
+
+ARABIC_TEXT = (
+    "مرحبا بكم في نشرة الأخبار. الطقس اليوم مشمس في معظم المناطق، مع رياح خفيفة في المساء. "
+    "تفتح المكتبة أبوابها من الساعة التاسعة صباحا حتى السادسة مساء."
+)
+TTS_VOICES = (
+    "Fritz-PlayAI", "Ahmad-PlayAI", "Celeste-PlayAI", "Amira-PlayAI", "Atlas-PlayAI",
+    "Khalid-PlayAI", "Gail-PlayAI", "Nasser-PlayAI", "Mason-PlayAI", "Quinn-PlayAI",
+)  # fmt: skip
+"""English voices (one Piper speaker, shaped) alternating with the Arabic voices (espeak-ng)."""
+THRESHOLDS = (0.35, 0.4, 0.45, 0.5, 0.55)
+REAL_CONVERSATIONS = 20
+SEED = 2026
+
+
+def tts_speakers(count: int) -> list[Speaker]:
+    """`count` of the project's voices, each reading a paragraph (Arabic voices Arabic)."""
+    from voices.catalog import VoiceCatalog
+
+    catalog = VoiceCatalog.load()
+    names = TTS_VOICES[:count]
+    texts = [
+        ARABIC_TEXT if catalog.lookup(name).language == "ar" else PARAGRAPHS[i % len(PARAGRAPHS)]
+        for i, name in enumerate(names)
+    ]
+    vad = SileroVad()
+    return [
+        Speaker(name, phrases(np.concatenate(chunks), vad))
+        for name, chunks in zip(names, speak(list(zip(texts, names, strict=True))), strict=True)
+    ]
+
+
+def _score(
+    diarizer: Diarizer, convs: Sequence[Conversation], embedded: Sequence[Embedded],
+    options: DiarizeOptions, collar: float = 0.25,
+) -> tuple[float, int, float]:  # fmt: skip
+    """(DER over the set, conversations with the right count, worst single DER)."""
+    error = reference = worst = 0.0
+    right = 0
+    for conv, emb in zip(convs, embedded, strict=True):
+        found = diarizer.turns(emb, options)
+        parts = der_parts(conv.turns, found.turns, collar)
+        error += parts.der * parts.reference
+        reference += parts.reference
+        worst = max(worst, parts.der)
+        right += len(found.speakers) == conv.speakers
+    return error / max(reference, 1e-9), right, worst
+
+
+def _post(client: httpx.Client, body: bytes, response_format: str) -> float:
+    started = time.perf_counter()
+    r = client.post("/v1/audio/transcriptions",
+                    data={"model": "whisper-base", "response_format": response_format},
+                    files={"file": ("talk.mp3", body, "audio/mpeg")})  # fmt: skip
+    r.raise_for_status()
+    return time.perf_counter() - started
+
+
+def _cost(long: np.ndarray) -> dict[str, float]:
+    body = encoded(long, "mp3")
+    env = {"SPEECH_LOG_LEVEL": "warning", "SPEECH_LIMITS__MAX_UPLOAD_BYTES": "200000000"}
+    times: dict[str, list[float]] = {"json": [], "verbose_json": [], "diarized_json": []}
+    with server_process(env) as (url, _p), httpx.Client(base_url=url, timeout=3600) as c:
+        _post(c, encoded(long[: 20 * SAMPLE_RATE], "mp3"), "diarized_json")  # load both
+        for _ in range(3):
+            for fmt in times:
+                times[fmt].append(_post(c, body, fmt))
+    return {fmt: statistics.median(values) for fmt, values in times.items()}
+
+
+def _hour(long: np.ndarray, response_format: str) -> tuple[float, float, float]:
+    """(seconds, idle RSS MB, peak RSS MB) of one hour in a fresh process."""
+    reps = -(-3600 * SAMPLE_RATE // long.shape[0])
+    hour = np.tile(long, reps)[: 3600 * SAMPLE_RATE]
+    env = {"SPEECH_LOG_LEVEL": "warning", "SPEECH_LIMITS__MAX_UPLOAD_BYTES": "200000000"}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "hour.mp3"
+        path.write_bytes(encoded(hour, "mp3"))
+        del hour
+        with server_process(env) as (url, process), httpx.Client(base_url=url, timeout=7200) as c:
+            _post(c, encoded(long[: 20 * SAMPLE_RATE], "mp3"), response_format)
+            time.sleep(1.0)
+            idle = status_mb(process.pid, "VmRSS")
+            took = _post(c, path.read_bytes(), response_format)
+            peak = status_mb(process.pid, "VmHWM")
+    return took, idle, peak
+
+
+def run_diarize_bench(args: argparse.Namespace) -> int:
+    if not args.samples:
+        print("bench diarize needs real speech: --samples ../shared/samples")
+        return 2
+    vad = SileroVad()
+    diarizer = Diarizer(VoiceEncoder.load(), vad)
+    rng = np.random.default_rng(SEED)
+    real = real_speakers(Path(args.samples), vad)
+    real2 = [conversation(f"real-{i}", real, rng) for i in range(REAL_CONVERSATIONS)]
+    real1 = [monologue(f"alone-{s.name}-{i}", s, rng) for s in real for i in range(3)]
+    voices = tts_speakers(len(TTS_VOICES))
+    cross = [conversation(f"tts-{a.name}-{b.name}", [a, b], rng)
+             for a, b in zip(voices[0::2], voices[1::2], strict=True)]  # fmt: skip
+    english = [v for v in voices if v.name not in {"Ahmad-PlayAI", "Amira-PlayAI",
+                                                    "Khalid-PlayAI", "Nasser-PlayAI"}]  # fmt: skip
+    shaped = [conversation(f"shaped-{a.name}-{b.name}", [a, b], rng)
+              for a, b in zip(english[0::2], english[1::2], strict=True)]  # fmt: skip
+    sets = {
+        "real voices, 2 speakers": real2,
+        "real voices, 1 speaker": real1,
+        "TTS, Piper English vs espeak-ng Arabic voice": cross,
+        "TTS, two shaped variants of the one Piper speaker": shaped,
+    }
+    started = time.perf_counter()
+    embedded = {name: [diarizer.embed_file(c.samples) for c in convs]
+                for name, convs in sets.items()}  # fmt: skip
+    real2_emb, real1_emb, _cross_emb, shaped_emb = embedded.values()
+    embed_seconds = time.perf_counter() - started
+    audio_seconds = sum(c.samples.shape[0] for convs in sets.values() for c in convs) / SAMPLE_RATE
+    default = DiarizeOptions()
+    lines = heading("diarization (DER, speaker count, cost)")
+    lines += [
+        "Conversations built by `bench/conversations.py` (seed "
+        f"{SEED}): phrases of each voice cut at its pauses, alternating speakers, gaps of "
+        "0.1-0.8 s, a quarter of the turns overlapping the previous one by 0.2-0.6 s, a "
+        "fifth of them short (0.4-1.0 s). Real voices: JFK (`jfk.flac`) and the reader of "
+        "the English half of `multilingual.mp3`. DER as pyannote.metrics defines it; collar "
+        f"0.25 s (0.125 s each side of a reference boundary). Threshold {default.threshold}, "
+        "speaker count found automatically unless stated.",
+        "",
+        "| set | files | audio | DER (collar 0.25) | DER (no collar) | worst file | count right |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, convs in sets.items():
+        der, right, worst = _score(diarizer, convs, embedded[name], default)
+        bare, _r, _w = _score(diarizer, convs, embedded[name], default, collar=0.0)
+        seconds = sum(c.samples.shape[0] for c in convs) / SAMPLE_RATE
+        lines.append(f"| {name} | {len(convs)} | {seconds:.0f} s | {der:.1%} | {bare:.1%} | "
+                     f"{worst:.1%} | {right}/{len(convs)} |")  # fmt: skip
+    two = DiarizeOptions(min_speakers=2, max_speakers=2)
+    der, right, worst = _score(diarizer, shaped, shaped_emb, two)
+    lines.append(f"| shaped Piper pair, `min_speakers=max_speakers=2` | {len(shaped)} | | "
+                 f"{der:.1%} | | {worst:.1%} | {right}/{len(shaped)} |")  # fmt: skip
+    lines += ["", "Threshold sensitivity, real voices (2 speakers and 1 speaker together):", "",
+              "| threshold | DER | count right |", "|---|---|---|"]  # fmt: skip
+    both = real2 + real1
+    both_emb = real2_emb + real1_emb
+    for threshold in THRESHOLDS:
+        der, right, _w = _score(diarizer, both, both_emb, DiarizeOptions(threshold=threshold))
+        lines.append(f"| {threshold} | {der:.1%} | {right}/{len(both)} |")
+    lines += ["", f"Embedding all sets: {embed_seconds:.1f} s for {audio_seconds:.0f} s of audio "
+              f"({audio_seconds / embed_seconds:.0f}x real time, VAD included)."]  # fmt: skip
+    long = np.concatenate([c.samples for c in real2])[: 600 * SAMPLE_RATE]
+    cost = _cost(long)
+    lines += [
+        "",
+        f"Cost, {long.shape[0] / SAMPLE_RATE:.0f} s real-voice conversation (mp3) to a fresh "
+        "`serve` process, median of 3 alternating rounds:",
+        "",
+        "| response_format | wall time | vs json (control) |",
+        "|---|---|---|",
+    ]
+    for fmt, seconds in cost.items():
+        lines.append(f"| {fmt} | {seconds:.2f} s | {seconds / cost['json']:.2f}x |")
+    if args.hour:
+        hour_diarized = _hour(long, "diarized_json")
+        hour_plain = _hour(long, "json")
+        lines += ["", "One hour of the conversation (mp3), each to a fresh process:", "",
+                  "| response_format | wall time | RSS idle | peak | peak above idle |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for fmt, (took, idle, peak) in (("json", hour_plain), ("diarized_json", hour_diarized)):
+            lines.append(f"| {fmt} | {took:.0f} s | {idle:.0f} MB | {peak:.0f} MB | "
+                         f"+{peak - idle:.0f} MB |")  # fmt: skip
+    publish("\n".join(lines), args.output)
+    return 0
