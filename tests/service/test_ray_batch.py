@@ -113,12 +113,15 @@ def test_an_actor_is_sized_to_the_one_cpu_it_holds(make_settings) -> None:  # ty
     """Actors on one node each hold one CPU: one decoder of one thread, no all-core
     replica (each would take every core for its encoder), no lower-priority copies."""
     from audio.batch.ray import _Worker
+    from audio.wiring import worker_stack
 
     settings = make_settings(stt={"decoders": 4, "solo_threads": 2, "background_nice": 10})
-    worker = _Worker(settings.model_dump_json())
+    worker = _Worker(settings.model_dump_json(), worker_stack)
+    stack = worker.stack
     try:
-        load = worker.settings.stt.registry_config().load
+        load = stack.settings.stt.registry_config().load
         assert (load.num_workers, load.solo_threads, load.background_nice) == (1, 1, 0)
-        assert worker.services.stt.settings is worker.settings
+        assert stack.stt.settings is stack.settings
     finally:
-        worker.services.close()
+        stack.services.close()
+        stack.store.close()
