@@ -39,7 +39,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     store = batch_store(settings)
     model = services.stt.resolve(args.model or settings.stt.default_model).served
     executor = batch_executor(services, store, args.ray, args.jobs, LOCAL_JOBS)
-    print(f"in {executor.where}: {executor.workers} at a time", file=sys.stderr)
+    unit = "actors" if args.ray else "files at a time"
+    print(f"{executor.where}: {executor.workers} {unit}", file=sys.stderr)
 
     def one(item: Item) -> dict[str, Any]:
         return executor.files(item, model, args.format, args.out_dir, args.source)

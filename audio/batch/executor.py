@@ -31,7 +31,7 @@ class Executor:
     workers: int
     """Lines or files in flight: one per actor on Ray."""
     where: str
-    """`this process` or `the Ray cluster at ADDRESS`, for people."""
+    """`in this process` or `on the Ray cluster at ADDRESS`, for people."""
 
 
 def choose(
@@ -50,12 +50,12 @@ def choose(
             record: dict[str, Any] = pool.call("transcribe", item, model, suffix, out_dir, source)
             return record
 
-        return Executor(RayLines(pool), on_cluster, size, f"the Ray cluster at {address}")
+        return Executor(RayLines(pool), on_cluster, size, f"on the Ray cluster at {address}")
 
     def here(item: Item, model: str, suffix: str | None, out_dir: str | None,
              source: str) -> dict[str, Any]:  # fmt: skip
         return transcribe_item(stt, settings, item, model, suffix, out_dir, source)
 
     return Executor(
-        BatchLines(settings, stt, store, diarize), here, workers or local_workers, "this process"
+        BatchLines(settings, stt, store, diarize), here, workers or local_workers, "in this process"
     )
