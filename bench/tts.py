@@ -13,6 +13,7 @@ import re
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -208,5 +209,224 @@ def _markdown(
         f"{_pct(first, 50) * 1000:.0f} ms, p95 {_pct(first, 95) * 1000:.0f} ms; control, "
         f"the whole file: p50 {_pct(whole, 50) * 1000:.0f} ms "
         f"(ratio {_pct(first, 50) / _pct(whole, 50):.2f}).",
+    ]
+    return "\n".join(lines)
+
+
+# -- Kokoro beside Piper ---------------------------------------------------------------
+
+TEN = (
+    "The meeting starts at 9:30 tomorrow morning.",
+    "Please send 24 copies to Margaret Thompson.",
+    "Could you tell me where the nearest train station is?",
+    "Our revenue grew by 15% in the last quarter.",
+    "Doctor Patel will see you on the third floor.",
+    "I would like two coffees and a slice of lemon cake.",
+    "Is it going to rain in Chicago this weekend?",
+    "The package was delivered to 42 Baker Street.",
+    "Remember to call your grandmother on Sunday evening.",
+    "How many people have signed up for the workshop?",
+)
+"""Fixed sentences for the round trip: numbers, names and questions (numbers written as
+Whisper writes them, so the reference and the transcript compare like for like)."""
+AGENT_REPLY = (
+    "Sure, I can help with that. Your order shipped this morning and should arrive on "
+    "Thursday. Is there anything else I can do for you?"
+)
+"""What a voice agent says in one turn (2-3 sentences)."""
+FIRST_BYTE_REQUESTS = 8
+CONCURRENCY = (1, 2, 4)
+
+
+def _speak(client: httpx.Client, voice: str, text: str, fmt: str = "pcm") -> bytes:
+    body = {"model": "tts-1", "voice": voice, "input": text, "response_format": fmt,
+            "stream": False}  # fmt: skip
+    response = client.post("/v1/audio/speech", json=body)
+    response.raise_for_status()
+    return response.content
+
+
+def _pcm(data: bytes) -> Pcm:
+    samples: Pcm = np.frombuffer(data, "<i2").astype(np.float32) / np.float32(32768)
+    return samples
+
+
+def _engine_voices(
+    settings: Settings, engine: str, catalog: VoiceCatalog
+) -> dict[str, tuple[float, float, Pcm]]:
+    """Per English voice: (mean WER over TEN, RTF, 16-kHz audio of the first three)."""
+    from bench.stt import word_error_rate
+
+    stt = SequentialEngine(stt_registry(settings).get(settings.stt.default_model))
+    options = SttOptions(language="en", beam_size=settings.stt.beam_size, vad_filter=False)
+    tts = settings.tts.model_copy(update={"english_engine": engine})
+    out: dict[str, tuple[float, float, Pcm]] = {}
+    english = [v for v in catalog.voices if v.name.endswith("-PlayAI") and v.language == "en"]
+    with serving(settings.model_copy(update={"tts": tts, "warmup": False})) as url, \
+            httpx.Client(base_url=url, timeout=300) as client:  # fmt: skip
+        _speak(client, english[0].name, "Warming up.")
+        for voice in english:
+            errors, spent, heard = [], 0.0, 0.0
+            kept: list[Pcm] = []
+            for sentence in TEN:
+                started = time.perf_counter()
+                audio = _pcm(_speak(client, voice.name, sentence))
+                spent += time.perf_counter() - started
+                heard += audio.shape[0] / 24000
+                speech = resample(audio, 24000, SAMPLE_RATE)
+                errors.append(word_error_rate(sentence, stt.transcribe(speech, options).text))
+                if len(kept) < 3:
+                    kept.append(speech)
+            out[voice.name] = (statistics.mean(errors), spent / heard, np.concatenate(kept))
+    return out
+
+
+def _distances(audio: dict[str, Pcm]) -> dict[tuple[str, str], float]:
+    """Cosine distance between each pair of voices' speaker embeddings (diarizer/)."""
+    from diarizer.encoder import VoiceEncoder
+
+    encoder = VoiceEncoder.load()
+    unit = {}
+    for name, pcm in audio.items():
+        embedding = encoder.embed_utterance(pcm)
+        unit[name] = embedding / np.linalg.norm(embedding)
+    names = sorted(unit)
+    return {(a, b): 1.0 - float(unit[a] @ unit[b])
+            for i, a in enumerate(names) for b in names[i + 1 :]}  # fmt: skip
+
+
+def _first_bytes(settings: Settings, engine: str) -> tuple[list[float], float]:
+    """A default openai-SDK speech request (streamed, no stream_format), AGENT_REPLY:
+    the first byte's latency; and, in pcm, the worst margin by which a chunk arrived
+    before the audio already sent had finished playing (negative: playback starved)."""
+    import openai
+
+    tts = settings.tts.model_copy(update={"english_engine": engine})
+    firsts: list[float] = []
+    worst = float("inf")
+    with serving(settings.model_copy(update={"tts": tts, "warmup": False})) as url:
+        client = openai.OpenAI(api_key="x", base_url=f"{url}/v1", max_retries=0)
+        for index in range(FIRST_BYTE_REQUESTS + 1):
+            fmt = "mp3" if index % 2 else "pcm"
+            started = time.perf_counter()
+            with client.audio.speech.with_streaming_response.create(
+                model="tts-1",
+                voice="alloy",
+                input=AGENT_REPLY,
+                response_format=fmt,  # type: ignore[arg-type]
+            ) as response:
+                arrivals = [(time.perf_counter() - started, len(c)) for c in response.iter_bytes()]
+            if index == 0:
+                continue  # the warm-up
+            firsts.append(arrivals[0][0])
+            if fmt == "pcm":
+                played, start = 0.0, arrivals[0][0]
+                for at, size in arrivals:
+                    worst = min(worst, start + played - at) if played else worst
+                    played += size / 2 / 24000
+    return firsts, worst
+
+
+def _concurrent_rtf(settings: Settings, engine: str) -> dict[int, float]:
+    """Mean real-time factor of AGENT_REPLY when N requests run at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tts = settings.tts.model_copy(update={"english_engine": engine})
+    result: dict[int, float] = {}
+    with serving(settings.model_copy(update={"tts": tts, "warmup": False})) as url, \
+            httpx.Client(base_url=url, timeout=600) as client:  # fmt: skip
+        _speak(client, "alloy", "Warming up.")
+
+        def one(_: int) -> float:
+            started = time.perf_counter()
+            seconds = len(_speak(client, "alloy", AGENT_REPLY)) / 2 / 24000
+            return (time.perf_counter() - started) / seconds
+
+        for n in CONCURRENCY:
+            with ThreadPoolExecutor(n) as pool:
+                result[n] = statistics.mean(pool.map(one, range(n)))
+    return result
+
+
+def _peak_rss_mb() -> float:
+    status = Path("/proc/self/status").read_text(encoding="ascii")
+    line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), "VmHWM: 0 kB")
+    return int(line.split()[1]) / 1024
+
+
+def run_voices_bench(settings: Settings, args: argparse.Namespace) -> int:
+    """`bench voices`: Kokoro beside Piper, in one run."""
+    catalog = VoiceCatalog.load()
+    per_engine = {engine: _engine_voices(settings, engine, catalog)
+                  for engine in ("kokoro", "piper")}  # fmt: skip
+    distances = {e: _distances({v: r[2] for v, r in rows.items()})
+                 for e, rows in per_engine.items()}  # fmt: skip
+    latency = {e: _first_bytes(settings, e) for e in ("kokoro", "piper")}
+    concurrency = {e: _concurrent_rtf(settings, e) for e in ("kokoro", "piper")}
+    rss = _peak_rss_mb()
+    raw = {"wer_rtf": {e: {v: r[:2] for v, r in rows.items()} for e, rows in per_engine.items()},
+           "distances": {e: {f"{a}|{b}": d for (a, b), d in ds.items()}
+                         for e, ds in distances.items()},
+           "first_byte": latency, "concurrency": concurrency, "peak_rss_mb": rss}  # fmt: skip
+    OUT_DIR.mkdir(exist_ok=True)
+    (OUT_DIR / "voices.json").write_text(json.dumps(raw, indent=2))
+    publish(_voices_markdown(per_engine, distances, latency, concurrency, rss, settings),
+            args.output)  # fmt: skip
+    return 0
+
+
+def _voices_markdown(
+    per_engine: dict[str, dict[str, tuple[float, float, Pcm]]],
+    distances: dict[str, dict[tuple[str, str], float]],
+    latency: dict[str, tuple[list[float], float]], concurrency: dict[str, dict[int, float]],
+    rss: float, settings: Settings,
+) -> str:  # fmt: skip
+    threshold = settings.diarization.threshold
+    lines = heading("voices: Kokoro-82M beside Piper")
+    lines += [
+        f"Each of the 19 English voices reads {len(TEN)} fixed sentences (numbers, names, "
+        "questions) over HTTP (pcm, whole); the embedded Whisper transcribes each "
+        "(`language=en`, sequential); RTF = request time / audio. Distinctness: the speaker "
+        "encoder of `diarizer/` on three sentences per voice, cosine distance between every "
+        f"pair, against the clustering threshold {threshold}.",
+        "",
+        "| voice | Kokoro speaker | WER Kokoro | WER Piper | RTF Kokoro | RTF Piper |",
+        "|---|---|---|---|---|---|",
+    ]
+    catalog = VoiceCatalog.load()
+    for name in per_engine["kokoro"]:
+        k, p = per_engine["kokoro"][name], per_engine["piper"][name]
+        lines.append(f"| {name} | {catalog.lookup(name).speaker} | {k[0]:.3f} | {p[0]:.3f} | "
+                     f"{k[1]:.2f} | {p[1]:.2f} |")  # fmt: skip
+    for engine in ("kokoro", "piper"):
+        rows = per_engine[engine].values()
+        pairs = distances[engine]
+        close = sum(d <= threshold for d in pairs.values())
+        (a, b), nearest = min(pairs.items(), key=lambda item: item[1])
+        lines += [
+            "",
+            f"{engine}: mean WER {statistics.mean(r[0] for r in rows):.3f}, mean RTF "
+            f"{statistics.mean(r[1] for r in rows):.2f}; voice pairs within the threshold "
+            f"{close} of {len(pairs)}; nearest pair {a} / {b} at {nearest:.3f}, median "
+            f"{statistics.median(pairs.values()):.3f}, farthest {max(pairs.values()):.3f}.",
+        ]
+    lines += ["", "| | first byte p50 | p95 | worst chunk margin (pcm) | "
+              + " | ".join(f"RTF, {n} at once" for n in CONCURRENCY) + " |",
+              "|---|---|---|---|" + "---|" * len(CONCURRENCY)]  # fmt: skip
+    for engine in ("kokoro", "piper"):
+        firsts, margin = latency[engine]
+        cells = " | ".join(f"{concurrency[engine][n]:.2f}" for n in CONCURRENCY)
+        p50, p95 = _pct(firsts, 50) * 1000, _pct(firsts, 95) * 1000
+        lines.append(f"| {engine} | {p50:.0f} ms | {p95:.0f} ms | {margin * 1000:+.0f} ms | "
+                     f"{cells} |")  # fmt: skip
+    held = {e: max((n for n in CONCURRENCY if concurrency[e][n] < 1.0), default=0)
+            for e in concurrency}  # fmt: skip
+    lines += [
+        "",
+        f"First byte: a default openai-SDK request ({FIRST_BYTE_REQUESTS} of them, mp3 and "
+        f'pcm alternating, voice alloy), the agent reply "{AGENT_REPLY[:40]}…". Real-time '
+        f"streams held (RTF < 1): Kokoro {held['kokoro']}, Piper {held['piper']} (of "
+        f"{', '.join(map(str, CONCURRENCY))} tried). Peak RSS of the bench process with both "
+        f"engines and Whisper loaded: {rss:.0f} MB.",
     ]
     return "\n".join(lines)

@@ -94,3 +94,12 @@ def wav_bytes(samples: np.ndarray, rate: int = 16000, channels: int = 1) -> byte
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
     return buf.getvalue()
+
+
+def kokoro_installed() -> bool:
+    """Whether Kokoro's voices were installed here (`make install` does, where npm can
+    fetch `kokoro-js`): the default English engine, else Piper speaks."""
+    from audio.settings import TtsSettings
+    from voices.kokoro import available
+
+    return available(TtsSettings().kokoro_dir)

@@ -6,7 +6,24 @@ import tomllib
 from importlib.resources import files
 from typing import Any
 
+from voices.kokoro import SPEAKERS, Speaker
 from voices.types import Voice, VoiceError
+
+PIPER_FALLBACK = "piper:en_US-joe-medium"
+"""How a Kokoro speaker sounds where Kokoro is off: the Piper voice, shaped by gender."""
+FALLBACK_SHAPE = {"female": (205.0, 1.15), "male": (115.0, 0.98)}
+"""Gender -> (f0_hz, formant) of that Piper rendering."""
+
+
+def speaker_voice(speaker: Speaker) -> Voice:
+    """A Kokoro speaker served under its own name (`af_heart`)."""
+    f0, formant = FALLBACK_SHAPE[speaker.gender]
+    return Voice(
+        name=speaker.name, language="en", gender=speaker.gender, age="adult",
+        description=f"{speaker.description}; {speaker.accent} English (Kokoro)",
+        engine=PIPER_FALLBACK, f0_hz=f0, formant=formant, rate=1.0, aliases=(),
+        speaker=speaker.name, accent=speaker.accent,
+    )  # fmt: skip
 
 
 class VoiceCatalog:
@@ -15,9 +32,14 @@ class VoiceCatalog:
     def __init__(self, data: dict[str, Any]) -> None:
         self.models: dict[str, str] = dict(data["models"])
         """TTS model id -> language."""
-        self.voices: tuple[Voice, ...] = tuple(
-            Voice(**{**v, "aliases": tuple(v.get("aliases", ()))}) for v in data["voice"]
-        )
+        accents = {s.name: s.accent for s in SPEAKERS}
+        listed = tuple(
+            Voice(**{**v, "aliases": tuple(v.get("aliases", ())),
+                     "accent": accents.get(v.get("speaker", ""))})
+            for v in data["voice"]
+        )  # fmt: skip
+        self.voices: tuple[Voice, ...] = listed + tuple(speaker_voice(s) for s in SPEAKERS)
+        """The catalog's voices, then every Kokoro speaker under its own name."""
         self._by_name: dict[str, Voice] = {}
         for voice in self.voices:
             for name in (voice.name, *voice.aliases):

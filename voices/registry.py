@@ -6,6 +6,11 @@ Engine ids (the catalog's `engine` field):
 - `espeak:<voice>`: an espeak-ng voice.
 - `arabic`: the Arabic rendering: an installed Arabic Piper voice when configured,
   else the rendering chosen by measurement (`arabic_rendering`).
+- `kokoro:<speaker>`: a Kokoro-82M English speaker (`af_heart`), one shared session.
+
+An English voice names both a Kokoro speaker and its Piper rendering: `engine_for`
+picks Kokoro when it is the configured English engine and its files are installed,
+else Piper (shaped to the voice), so a server without Kokoro's files still speaks.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from common.modelcache import ModelCache
+from voices import kokoro
 from voices.engines import SentenceEngine
+from voices.types import Voice
 
 T = TypeVar("T")
 
@@ -42,6 +49,13 @@ class EngineConfig:
     """Arabic Piper voice used by the Arabic voices whenever it is installed."""
     piper_noise_scale: float | None = None
     """Override Piper's timbre noise; 0 makes renders reproducible (benchmark corpus)."""
+    kokoro_dir: Path | None = None
+    """Kokoro's assembled model and English voices (None: Kokoro is off)."""
+    english_engine: str = "kokoro"
+    """`kokoro` (a distinct neural speaker per voice) or `piper` (one speaker, shaped;
+    faster). Kokoro falls back to Piper where its files are absent."""
+    kokoro_threads: int = 0
+    """ONNX Runtime threads of Kokoro's session (0: every core)."""
 
 
 PIPER_VOICE_ID = re.compile(r"^[a-z]{2,3}_[A-Z]{2}-[A-Za-z0-9_]+-(x_low|low|medium|high)$")
@@ -87,6 +101,18 @@ class VoiceEngines:
                 return model, config
         return None
 
+    @property
+    def kokoro_available(self) -> bool:
+        directory = self.config.kokoro_dir
+        return directory is not None and kokoro.available(directory)
+
+    def engine_for(self, voice: Voice) -> tuple[str, bool]:
+        """The engine that renders `voice` here, and whether its output is shaped to the
+        voice's pitch, timbre and rate (Piper's one speaker is; Kokoro's are themselves)."""
+        if voice.speaker and self.config.english_engine == "kokoro" and self.kokoro_available:
+            return f"kokoro:{voice.speaker}", False
+        return voice.engine, True
+
     def resolve(self, engine_id: str) -> str:
         """Turn `arabic` into the concrete engine id that will render it."""
         if engine_id != "arabic":
@@ -102,6 +128,8 @@ class VoiceEngines:
         kind, _, arg = self.resolve(engine_id).partition(":")
         if kind in ("piper", "piper-ar"):
             return self.piper_files(arg) is not None
+        if kind == "kokoro":
+            return self.kokoro_available and arg in kokoro.SPEAKER_NAMES
         return kind == "espeak" and self._espeak_available()
 
     @staticmethod
@@ -133,6 +161,14 @@ class VoiceEngines:
                 espeak_voice="ar" if kind == "piper-ar" else None,
                 noise_scale=self.config.piper_noise_scale,
             )
+        if kind == "kokoro":
+            from voices.engines.kokoro_engine import KokoroEngine, KokoroLibrary
+
+            directory, threads = self.config.kokoro_dir, self.config.kokoro_threads
+            if directory is None:
+                raise FileNotFoundError("Kokoro is not configured")
+            shared = self._shared_object("kokoro", lambda: KokoroLibrary(directory, threads))
+            return KokoroEngine(shared, arg)
         if kind == "espeak":
             from voices.engines.espeak_engine import EspeakEngine, EspeakLibrary
 

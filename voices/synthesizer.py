@@ -17,11 +17,17 @@ class Synthesizer:
     def stream(self, text: str, voice: Voice, options: SpeechOptions) -> Iterator[PcmChunk]:
         """Yield shaped audio sentence by sentence, the first one short (blocking; run off
         the event loop)."""
-        engine = self.engines.get(voice.engine)
+        engine_id, shaped = self.engines.engine_for(voice)
+        engine = self.engines.get(engine_id)
         rate = voice.rate * options.speed
         for sentence in shorten_first(split_sentences(normalise(text, voice.language))):
+            if not shaped:  # a speaker of its own: only its rate is asked of the engine
+                pcm = engine.render(sentence, rate)
+                if pcm.size:
+                    yield PcmChunk(pcm, engine.sample_rate)
+                continue
             pcm = engine.render(sentence, 1.0)
             if pcm.size == 0:
                 continue
-            shaped = reshape(pcm, engine.sample_rate, voice.f0_hz, voice.formant, rate)
-            yield PcmChunk(shaped, engine.sample_rate)
+            reshaped = reshape(pcm, engine.sample_rate, voice.f0_hz, voice.formant, rate)
+            yield PcmChunk(reshaped, engine.sample_rate)

@@ -44,6 +44,11 @@ class Voice:
     """Speaking rate relative to the engine voice."""
     aliases: tuple[str, ...]
     """Orpheus and OpenAI names that select this voice."""
+    speaker: str | None = None
+    """The Kokoro speaker that is this voice (English); `engine` and the shaping above
+    are its Piper rendering, used where Kokoro is off or not installed."""
+    accent: str | None = None
+    """`US` or `UK` for English voices."""
 
 
 @dataclass(frozen=True)

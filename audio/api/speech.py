@@ -107,6 +107,7 @@ async def voices(request: Request, tts: TtsDep) -> dict[str, Any]:
     data = []
     for voice in tts.catalog.voices:
         models = [m for m, lang in tts.catalog.models.items() if lang == voice.language]
+        engine, _shaped = tts.engines.engine_for(voice)
         data.append({
             "id": voice.name,
             "object": "voice",
@@ -116,8 +117,10 @@ async def voices(request: Request, tts: TtsDep) -> dict[str, Any]:
             "description": voice.description,
             "aliases": list(voice.aliases),
             "models": models,
-            "engine": tts.engines.resolve(voice.engine),
-            "installed": tts.engines.installed(voice.engine),
+            "accent": voice.accent,
+            "speaker": voice.speaker,
+            "engine": tts.engines.resolve(engine),
+            "installed": tts.engines.installed(engine),
             "f0_hz": voice.f0_hz,
             "rate": voice.rate,
         })  # fmt: skip

@@ -34,6 +34,11 @@ SPEECH_SAMPLE_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 DEFAULT_SPEECH_SAMPLE_RATE = 24000
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 STREAMING_WAV_SIZE = 0xFFFFFFFF
+SENT_WHOLE = frozenset({"flac"})
+"""Formats sent as one whole file even when streaming is asked for: a FLAC written as it
+goes has no sample count in its STREAMINFO (FFmpeg fills it in only when it can seek
+back), and libsndfile, under soundfile and many tools, then reports 9.2e18 frames and
+cannot read it. The others stream in forms every reader takes."""
 
 
 @dataclass(frozen=True)

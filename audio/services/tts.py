@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from audio.errors import InvalidRequest, ModelNotFound, ModelUnavailable
-from audio.media.encode import SpeechEncoder, encode_whole
+from audio.media.encode import SENT_WHOLE, SpeechEncoder, encode_whole
 from audio.services.pool import InferencePool
 from voices.catalog import VoiceCatalog
 from voices.registry import VoiceEngines
@@ -59,9 +59,10 @@ class TtsService:
             raise InvalidRequest(
                 f"{exc}. Valid voices for model `{model}`: {', '.join(exc.valid)}", param="voice"
             ) from exc
-        if not self.engines.installed(voice.engine):
+        engine, _shaped = self.engines.engine_for(voice)
+        if not self.engines.installed(engine):
             raise ModelUnavailable(
-                f"The engine for voice {voice.name} ({self.engines.resolve(voice.engine)}) is "
+                f"The engine for voice {voice.name} ({self.engines.resolve(engine)}) is "
                 "not installed on this server: pip install 'speech-pipeline' with its TTS "
                 "dependencies, or `speech-pipeline voices pull ID`.",
                 param="voice",
@@ -77,6 +78,9 @@ class TtsService:
         return await self.pool.run(lambda: self.render_now(job))
 
     def _encoded(self, job: SpeechJob) -> Iterator[bytes]:
+        if job.response_format in SENT_WHOLE:
+            yield self.render_now(job)
+            return
         encoder = SpeechEncoder(job.response_format, job.sample_rate, streaming=True)
         for chunk in self._rendered(job):
             data = encoder.push(chunk.samples, chunk.sample_rate)

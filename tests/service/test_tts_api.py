@@ -20,7 +20,7 @@ from audio.media.encode import SPEECH_FORMATS, mulaw
 
 from ..bad_inputs import SPEECH_CASES, speech_case_body
 from ..fakehub import fake_hub
-from ..helpers import live_server, run_cli
+from ..helpers import kokoro_installed, live_server, run_cli
 
 TEXT = (
     "Good morning and welcome to the service. Today we will talk about speech, "
@@ -194,11 +194,35 @@ def test_invalid_json_body(client: httpx.Client) -> None:
 
 def test_voices_list(client: httpx.Client) -> None:
     data = client.get("/openai/v1/audio/voices").json()["data"]
-    assert len(data) == 23
+    assert len(data) == 23 + 28  # the catalog's, then every Kokoro speaker by its name
     assert sum(v["language"] == "ar" for v in data) == 4
     fritz = next(v for v in data if v["id"] == "Fritz-PlayAI")
     assert fritz["installed"] is True and "echo" in fritz["aliases"]
-    assert fritz["engine"] == "piper:en_US-joe-medium"
+    assert fritz["speaker"] == "am_adam" and fritz["accent"] == "US"
+    heart = next(v for v in data if v["id"] == "bf_emma")
+    assert (heart["language"], heart["gender"], heart["accent"]) == ("en", "female", "UK")
+    english = [v for v in data if v["id"].endswith("-PlayAI") and v["language"] == "en"]
+    assert len({v["speaker"] for v in english}) == 19  # nineteen people, none shared
+    expected = "kokoro:am_adam" if kokoro_installed() else "piper:en_US-joe-medium"
+    assert fritz["engine"] == expected
+
+
+@pytest.mark.parametrize("fmt", SPEECH_FORMATS)
+def test_every_format_of_a_default_request_reads_back(client: httpx.Client, fmt: str) -> None:
+    """What a default (streamed) request returns, read back by soundfile (libsndfile),
+    which read a streamed FLAC as 9.2e18 frames and failed."""
+    response = _speech(client, input="One sentence here. And a second one.", response_format=fmt)
+    assert response.status_code == 200
+    data = response.content
+    if fmt in ("pcm", "mulaw"):
+        assert len(data) > 24000 // 2
+        return
+    if fmt in ("wav", "flac", "ogg", "opus"):
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32")
+        assert 1.0 < samples.shape[0] / rate < 10.0, fmt
+        if fmt == "flac":
+            assert sf.info(io.BytesIO(data)).frames == samples.shape[0]
+    assert decode_audio(io.BytesIO(data)).shape[0] / 16000 > 1.0
 
 
 def test_cli_speak_and_voices_list(tmp_path: Path) -> None:
