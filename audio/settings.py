@@ -35,11 +35,16 @@ DEFAULT_MODEL_SOURCES: dict[str, str] = {
 }
 DEFAULT_MODEL_ALIASES: dict[str, str] = {
     "whisper-1": "whisper-large-v3",
+    "gpt-transcribe": "whisper-large-v3",
     "gpt-4o-transcribe": "whisper-large-v3",
     "gpt-4o-mini-transcribe": "whisper-large-v3",
+    "gpt-4o-mini-transcribe-2025-12-15": "whisper-large-v3",
     "gpt-4o-transcribe-diarize": "whisper-large-v3",
 }
-"""OpenAI's ids, served by the best Whisper (LiveKit and Pipecat send these by default)."""
+"""OpenAI's ids, served by the best Whisper (LiveKit and Pipecat send these by default,
+the Agents SDK `gpt-transcribe`). Every id in the installed openai and groq SDKs' model
+literals is served; a test reads them, so a new SDK release with a new id fails it until
+the id is mapped here (or in voices/catalog.toml for speech)."""
 MAX_AUTO_DECODERS = 4
 """`decoders = 0` on CPU: one per core up to this many (each holds ~100 MB at work)."""
 GPU_MAX_BATCH = 4
@@ -359,6 +364,10 @@ class Settings(BaseSettings):
     """glibc malloc arenas of the `serve` process (0: glibc's default, 8 per core). With
     few arenas, memory one inference thread frees is reused by the other: measured
     about 60 MB less peak on a long file (BENCHMARKS.md)."""
+    model_aliases: dict[str, str] = Field(default_factory=dict)
+    """The operator's ids for ids not known yet: id -> an STT model id, a TTS model id, or
+    a voice name (JSON, e.g. `{"gpt-5-transcribe": "whisper-1", "tts-2": "tts-1"}`).
+    Checked at startup; an id known to neither answers 404 `model_not_found`."""
     stt: SttSettings = Field(default_factory=SttSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
@@ -414,7 +423,22 @@ def load_settings() -> Settings:
     except SettingsError as exc:
         raise SettingsProblem(f"{exc} (dicts and lists are given as JSON)") from None
     _check_paths(settings)
+    _check_aliases(settings)
     return settings
+
+
+def _check_aliases(settings: Settings) -> None:
+    """Every operator alias names a model id or a voice this server knows."""
+    from voices.catalog import VoiceCatalog
+
+    catalog = VoiceCatalog.load()
+    known = {*settings.stt.models, *settings.stt.aliases, *catalog.models}
+    for alias, target in settings.model_aliases.items():
+        if target not in known and not catalog.has_voice(target):
+            raise SettingsProblem(
+                f"SPEECH_MODEL_ALIASES: {alias!r} names {target!r}, which is neither a model "
+                "id nor a voice of this server"
+            )
 
 
 def _check_paths(settings: Settings) -> None:

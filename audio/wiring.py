@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -88,8 +88,14 @@ def rate_limiter(settings: Settings, keys: ApiKeys) -> RateLimiter:
 
 
 def stt_registry(settings: Settings, loader: Loader = WhisperModel.load) -> ModelRegistry:
-    """The STT model registry of these settings (nothing is loaded yet)."""
-    return ModelRegistry(settings.stt.registry_config(), loader=loader)
+    """The STT model registry of these settings (nothing is loaded yet), with the
+    operator's aliases that name an STT model."""
+    config = settings.stt.registry_config()
+    known = {*config.models, *config.aliases}
+    operator = {alias: config.aliases.get(target, target)
+                for alias, target in settings.model_aliases.items() if target in known}  # fmt: skip
+    config = replace(config, aliases={**config.aliases, **operator})
+    return ModelRegistry(config, loader=loader)
 
 
 def voice_engines(settings: TtsSettings) -> VoiceEngines:
@@ -179,7 +185,9 @@ class Services:
         workers = settings.workers
         pool = InferencePool(workers.workers, workers.queue_size, workers.retry_after_seconds)
         stt = SttService(settings, stt_registry(settings, loader), pool, SileroVad())
-        tts = TtsService(VoiceCatalog.load(), voice_engines(settings.tts), pool)
+        catalog = VoiceCatalog.load()
+        catalog.add_aliases(settings.model_aliases)
+        tts = TtsService(catalog, voice_engines(settings.tts), pool)
         return cls(settings, pool, stt, tts, DiarizeService(settings, stt))
 
     def warm(self) -> None:

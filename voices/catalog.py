@@ -53,6 +53,19 @@ class VoiceCatalog:
         text = files("voices").joinpath("catalog.toml").read_text(encoding="utf-8")
         return cls(tomllib.loads(text))
 
+    def has_voice(self, name: str) -> bool:
+        return name.strip().lower() in self._by_name
+
+    def add_aliases(self, aliases: dict[str, str]) -> None:
+        """The operator's ids: a TTS model id's alias speaks that model's language, a
+        voice's alias selects that voice; other targets (STT models) are not the
+        catalog's."""
+        for alias, target in aliases.items():
+            if target in self.models:
+                self.models[alias] = self.models[target]
+            elif self.has_voice(target):
+                self._by_name.setdefault(alias.lower(), self._by_name[target.strip().lower()])
+
     def model_language(self, model: str) -> str | None:
         return self.models.get(model)
 
