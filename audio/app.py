@@ -32,6 +32,7 @@ from audio.ops import heap
 from audio.ops.keys import ApiKeys
 from audio.settings import Settings
 from audio.wiring import Runtime, Services
+from audio.wyoming.server import WyomingServer
 from jobs.store import JobStore
 from transcriber.registry import Loader, ModelRegistry
 from transcriber.whisper import WhisperModel
@@ -89,10 +90,18 @@ def create_app(settings: Settings | None = None, loader: Loader = WhisperModel.l
         _announce(settings, runtime.services.stt.registry)
         runtime.batch_runner.start()
         reaper = asyncio.create_task(_reap(runtime.services, runtime.jobs))
+        wyoming = None
+        if settings.wyoming.uri:
+            wyoming = WyomingServer(settings, runtime.services.stt, runtime.services.tts,
+                                    runtime.limiter, app.state.draining)  # fmt: skip
+            await wyoming.start(settings.wyoming.uri)
+        app.state.wyoming = wyoming
         try:
             yield
         finally:
             reaper.cancel()
+            if wyoming is not None:
+                await wyoming.close()
             await asyncio.to_thread(runtime.close)
 
     app = FastAPI(title="speech-pipeline", version=__version__, lifespan=lifespan)

@@ -37,6 +37,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 self.force_exit = True
             self.should_exit = True
 
+    if args.wyoming:
+        from pydantic import ValidationError
+
+        from audio.settings import WyomingSettings
+
+        try:
+            wyoming = WyomingSettings(**{**settings.wyoming.model_dump(), "uri": args.wyoming})
+        except (ValidationError, ValueError) as exc:
+            print(f"speech-pipeline: --wyoming: {exc}", file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={"wyoming": wyoming})
     heap.limit_arenas(settings.malloc_arena_max)
     app = create_app(settings)
     config = uvicorn.Config(
@@ -215,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--wyoming", metavar="URI",
+                       help="also speak Wyoming (Home Assistant) at tcp://HOST:PORT")  # fmt: skip
     serve.set_defaults(func=_serve)
 
     tr = sub.add_parser("transcribe", help="transcribe (or translate) a file")

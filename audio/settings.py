@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -223,6 +223,34 @@ class BatchSettings(BaseModel):
     keys-file project to hand them to its keys)."""
 
 
+class WyomingSettings(BaseModel):
+    """Home Assistant's Wyoming protocol beside HTTP (off unless `uri` is set)."""
+
+    uri: str | None = None
+    """`tcp://127.0.0.1:10300` to listen for Wyoming clients (`serve --wyoming URI`)."""
+    allow_remote: bool = False
+    """Wyoming has no authentication: a non-loopback address is refused unless this is
+    true (then anyone who reaches the port may transcribe and speak; SECURITY.md)."""
+    max_connections: int = Field(default=32, ge=1)
+    """Open Wyoming connections at most; one more gets an `error` event and is closed."""
+    max_chunk_bytes: int = Field(default=1 << 20, ge=1024)
+    """Largest payload of one event (an audio chunk); larger ones are dropped with an
+    `error` event."""
+
+    @model_validator(mode="after")
+    def _loopback_unless_allowed(self) -> WyomingSettings:
+        if self.uri is not None:
+            from audio.wyoming.address import is_loopback, parse_uri
+
+            host, _port = parse_uri(self.uri)
+            if not self.allow_remote and not is_loopback(host):
+                raise ValueError(
+                    f"{host} is not a loopback address, and Wyoming has no authentication: "
+                    "bind to 127.0.0.1, or set SPEECH_WYOMING__ALLOW_REMOTE=true"
+                )
+        return self
+
+
 class DiarizationSettings(BaseModel):
     """Who spoke when (`response_format=diarized_json`, `diarize=true`)."""
 
@@ -377,6 +405,7 @@ class Settings(BaseSettings):
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     batch: BatchSettings = Field(default_factory=BatchSettings)
     diarization: DiarizationSettings = Field(default_factory=DiarizationSettings)
+    wyoming: WyomingSettings = Field(default_factory=WyomingSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod
