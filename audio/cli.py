@@ -272,7 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "what",
         nargs="?",
-        choices=["stt", "tts", "voices", "sse", "latency", "realtime", "batch", "diarize", "load"],
+        choices=[
+            "stt",
+            "tts",
+            "voices",
+            "wyoming",
+            "sse",
+            "latency",
+            "realtime",
+            "batch",
+            "diarize",
+            "load",
+        ],  # fmt: skip
         default="stt",
     )
     bench.add_argument(

@@ -1,5 +1,5 @@
-"""`speech-pipeline bench [stt|tts|voices|sse|latency|realtime|batch|diarize|load]`: measurements,
-written to BENCHMARKS.md (load: RELIABILITY.md).
+"""`speech-pipeline bench WHAT`: measurements (stt, tts, voices, wyoming, sse, latency,
+realtime, batch, diarize, load), written to BENCHMARKS.md (load: RELIABILITY.md).
 
 Every figure is reported next to a control run made in the same process on the
 same input (stock faster-whisper for STT, the unshaped engine for TTS). The whole run
@@ -47,6 +47,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         from bench.realtime import run_realtime_bench
 
         return run_realtime_bench(args)
+    if args.what == "wyoming":
+        from bench.wyoming import run_wyoming_bench
+
+        return run_wyoming_bench(settings, args)
     if args.what == "voices":
         from bench.tts import run_voices_bench
 

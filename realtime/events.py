@@ -113,9 +113,26 @@ def _transcription(value: object, config: SessionConfig, param: str) -> SessionC
     if "language" in fields:
         language = _text(fields["language"], f"{param}.language", 16)
         changes["language"] = language.lower() if language else None
+    if "languages" in fields:  # gpt-transcribe's form: Whisper takes one, else detects
+        languages = _texts(fields["languages"], f"{param}.languages")
+        changes["language"] = languages[0].lower() if len(languages) == 1 else None
     if "prompt" in fields:
         changes["prompt"] = _text(fields["prompt"], f"{param}.prompt", MAX_PROMPT_CHARS)
+    if fields.get("keywords"):  # words to expect: Whisper is biased by its prompt
+        keywords = ", ".join(_texts(fields["keywords"], f"{param}.keywords"))
+        prompt = changes.get("prompt", config.prompt)
+        changes["prompt"] = (f"{prompt} {keywords}" if prompt else keywords)[:MAX_PROMPT_CHARS]
     return replace(config, **changes)
+
+
+def _texts(value: object, param: str) -> list[str]:
+    """A list of short strings."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SessionError(f"`{param}` must be a list of strings", "invalid_value", param)
+    if len(value) > 100 or any(len(v) > 64 for v in value):
+        raise SessionError(f"`{param}`: at most 100 entries of 64 characters", "invalid_value",
+                           param)  # fmt: skip
+    return list(value)
 
 
 def _noise_reduction(value: object, param: str) -> str | None:
