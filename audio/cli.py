@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
             "batch",
             "diarize",
             "load",
-        ],  # fmt: skip
+        ],
         default="stt",
     )
     bench.add_argument(
