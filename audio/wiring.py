@@ -200,11 +200,17 @@ class Services:
         started = time.monotonic()
         heard: list[PcmChunk] = []
         seen: set[str] = set()
+        engines = self.tts.engines
         for voice in self.tts.catalog.voices:
-            engine = self.tts.engines.resolve(voice.engine)
-            if engine in seen or not self.tts.engines.installed(voice.engine):
+            chosen, _shaped = engines.engine_for(voice)
+            engine = engines.resolve(chosen)
+            if not engines.installed(chosen):
                 continue
-            seen.add(engine)
+            engines.get(chosen)  # every speaker's engine made now (Kokoro's share a session)
+            library = "kokoro" if engine.startswith("kokoro:") else engine
+            if library in seen:
+                continue  # one render per library warms it
+            seen.add(library)
             text = WARMUP_TEXT.get(voice.language, WARMUP_TEXT["en"])
             chunks = list(self.tts.synthesizer.stream(text, voice, SpeechOptions()))
             if voice.language == "en":

@@ -229,7 +229,7 @@ def test_record_from_the_fake_microphone(browser: webdriver.Chrome, site: str) -
 
 def test_speak_with_three_voices(browser: webdriver.Chrome, site: str) -> None:
     _open(browser, site, "speak")
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#voices li")) == 23
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#voices li")) == 23 + 28
     browser.find_element(By.ID, "voice-filter").send_keys("Celeste")
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#voices li")) == 1)
     browser.find_element(By.CSS_SELECTOR, "#voices li button").click()  # its sample

@@ -51,7 +51,7 @@ def test_sentence_splitting() -> None:
 
 def test_catalog_lookup() -> None:
     catalog = VoiceCatalog.load()
-    assert len(catalog.voices) == 23
+    assert len(catalog.voices) == 23 + 28  # the catalog's, then Kokoro's speakers by name
     assert catalog.lookup("NOVA").name == "Arista-PlayAI"
     assert catalog.lookup("lulwa", "ar").name == "Amira-PlayAI"
     with pytest.raises(VoiceError) as err:
