@@ -68,7 +68,7 @@ def _shape(websocket: WebSocket) -> Shape:
 
 
 async def _admit(
-    websocket: WebSocket, settings: Settings, stt: SttService
+    websocket: WebSocket, settings: Settings, transcriber: RealtimeTranscriber
 ) -> tuple[SessionConfig, str]:
     """Everything checked before the upgrade (the config and the caller's project); a
     ServiceError refuses it."""
@@ -93,7 +93,7 @@ async def _admit(
     await limiter.take(client(websocket), "requests", 1, {})
     model = websocket.query_params.get("model") or settings.stt.default_model
     config = SessionConfig(model=model)
-    RealtimeTranscriber(stt, settings.realtime).validate(config)
+    transcriber.validate(config)
     return config, owner
 
 
@@ -112,8 +112,9 @@ async def realtime(websocket: WebSocket) -> None:
     app = websocket.app
     settings: Settings = app.state.settings
     stt: SttService = app.state.stt
+    transcriber = RealtimeTranscriber(stt, settings.realtime)  # one per connection
     try:
-        config, owner = await _admit(websocket, settings, stt)
+        config, owner = await _admit(websocket, settings, transcriber)
     except SessionError as exc:
         await _refuse(websocket, InvalidRequest(exc.message, param=exc.param))
         return
@@ -122,12 +123,12 @@ async def realtime(websocket: WebSocket) -> None:
         return
     subprotocol = SUBPROTOCOL if SUBPROTOCOL in _offered(websocket) else None
     await websocket.accept(subprotocol=subprotocol)
-    await _serve(websocket, settings, stt, config, owner)
+    await _serve(websocket, settings, stt, transcriber, config, owner)
 
 
 async def _serve(
-    websocket: WebSocket, settings: Settings, stt: SttService, config: SessionConfig,
-    owner: str,
+    websocket: WebSocket, settings: Settings, stt: SttService,
+    transcriber: RealtimeTranscriber, config: SessionConfig, owner: str,
 ) -> None:  # fmt: skip
     app = websocket.app
     hub: RealtimeHub = app.state.realtime
@@ -142,7 +143,7 @@ async def _serve(
             stalled.set()
 
     session = RealtimeSession(
-        RealtimeTranscriber(stt, limits), stt.vad.stream(), config,
+        transcriber, stt.vad.stream(), config,
         session_limits(limits), send, _shape(websocket),
     )  # fmt: skip
     hub.sessions[session] = owner
