@@ -95,9 +95,10 @@ def run_wyoming_bench(settings: Settings, args: argparse.Namespace) -> int:
             started = time.perf_counter()
             body = {"model": "tts-1", "voice": VOICE, "input": TEXT, "response_format": "pcm"}
             with client.stream("POST", "/v1/audio/speech", json=body) as response:
-                next(response.iter_raw())
+                chunks = response.iter_raw()
+                next(chunks)
                 http_tts = time.perf_counter() - started
-                for _rest in response.iter_raw():
+                for _rest in chunks:
                     pass
             if index:  # the first round warms the voice and the model
                 for key, value in zip(times, (wy_stt, http_stt, wy_tts, http_tts), strict=True):
