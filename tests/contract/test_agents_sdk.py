@@ -7,8 +7,6 @@ read back through the server's own STT."""
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import numpy as np
 import openai
 import pytest
 
-from ..helpers import JFK_REFERENCE, REFERENCES, SAMPLES, live_server, pcm16, wer
+from ..helpers import JFK_REFERENCE, REFERENCES, SAMPLES, live_server, pcm16, wav_bytes, wer
 
 voice = pytest.importorskip("agents.voice", reason="openai-agents[voice] is not installed")
 
@@ -70,15 +68,10 @@ async def _collect(result: object) -> tuple[list[np.ndarray], list[str]]:
 
 
 def _read_back(url: str, audio: np.ndarray) -> str:
-    body = io.BytesIO()
-    with wave.open(body, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(audio.astype("<i2").tobytes())
+    body = wav_bytes(audio.astype(np.float32) / 32768, RATE)
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
     return client.audio.transcriptions.create(
-        model="whisper-1", file=("reply.wav", body.getvalue()), language="en"
+        model="whisper-1", file=("reply.wav", body), language="en"
     ).text
 
 

@@ -6,8 +6,6 @@ input, ten clients at once, and the loopback-only bind."""
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from audio.media.decode import decode_audio
 from bench.server import free_port
 from bench.stt import server_process
 
-from ..helpers import JFK_REFERENCE, SAMPLES, run_cli, wer
+from ..helpers import JFK_REFERENCE, SAMPLES, run_cli, wav_bytes, wer
 
 pytestmark = pytest.mark.slow
 
@@ -92,15 +90,10 @@ def _speech(events: list[Event]) -> tuple[np.ndarray, int]:
 
 
 def _heard(url: str, samples: np.ndarray, rate: int) -> str:
-    body = io.BytesIO()
-    with wave.open(body, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((samples * 32767).astype("<i2").tobytes())
+    body = wav_bytes(samples, rate)
     response = httpx.post(f"{url}/v1/audio/transcriptions", timeout=120,
                           data={"model": "whisper-1", "language": "en"},
-                          files={"file": ("speech.wav", body.getvalue())})  # fmt: skip
+                          files={"file": ("speech.wav", body)})  # fmt: skip
     response.raise_for_status()
     return str(response.json()["text"])
 

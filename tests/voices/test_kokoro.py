@@ -16,7 +16,7 @@ import pyworld
 
 from voices.catalog import VoiceCatalog
 
-from ..helpers import kokoro_installed, live_server, wer
+from ..helpers import kokoro_installed, live_server, wav_bytes, wer
 
 pytestmark = [
     pytest.mark.slow,
@@ -49,15 +49,10 @@ def _speak(url: str, voice: str, text: str = SENTENCE, **extra: object) -> tuple
 
 
 def _transcribe(url: str, samples: np.ndarray, rate: int) -> str:
-    body = io.BytesIO()
-    with wave.open(body, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((samples * 32767).astype("<i2").tobytes())
+    body = wav_bytes(samples, rate)
     client = openai.OpenAI(api_key="x", base_url=f"{url}/v1", max_retries=0)
     return client.audio.transcriptions.create(
-        file=("speech.wav", body.getvalue()), model="whisper-1", language="en"
+        file=("speech.wav", body), model="whisper-1", language="en"
     ).text
 
 
