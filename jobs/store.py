@@ -189,23 +189,25 @@ class JobStore:
     ) -> Page[StoredFile]:  # fmt: skip
         """A page of `project`'s files, by creation time (`order`), after the file
         `after` (an id of this project's, else NotFound)."""
-        where, args = "project = ?", [project]
-        if purpose:
-            where, args = where + " AND purpose = ?", [*args, purpose]
-        rows = self._page("files", FILE_COLUMNS, where, args, limit, after, order, "file")
+        extra = ("purpose = ?", purpose) if purpose else None
+        rows = self._page("files", FILE_COLUMNS, project, limit, after, order, "file", extra)
         return Page([StoredFile(*row) for row in rows[:limit]], len(rows) > limit)
 
     def _page(
-        self, table: str, columns: str, where: str, args: list[Any], limit: int,
-        after: str | None, order: Order, noun: str,
+        self, table: str, columns: str, project: str, limit: int, after: str | None,
+        order: Order, noun: str, extra: tuple[str, Any] | None = None,
     ) -> list[tuple[Any, ...]]:  # fmt: skip
-        """Up to `limit + 1` rows in (created_at, insertion) order after the cursor."""
+        """Up to `limit + 1` of `project`'s rows (and `extra`'s condition) in (created_at,
+        insertion) order after the cursor `after` (one of the project's ids)."""
+        where, args = "project = ?", [project]
+        if extra is not None:
+            where, args = f"{where} AND {extra[0]}", [*args, extra[1]]
         sign, direction = (">", "ASC") if order == "asc" else ("<", "DESC")
         with self._lock:
             if after is not None:
                 cursor = self._db.execute(
                     f"SELECT created_at, rowid FROM {table} WHERE id = ? AND project = ?",
-                    (after, args[0]),
+                    (after, project),
                 ).fetchone()
                 if cursor is None:
                     raise NotFound(f"No such {noun}: {after}", "after")
@@ -268,8 +270,8 @@ class JobStore:
 
     def batches(self, project: str, limit: int = 20, after: str | None = None) -> Page[Batch]:
         """A page of `project`'s batches, newest first, after the batch `after`."""
-        rows = self._page("batches", f"{BATCH_COLUMNS}, project", "project = ?", [project],
-                          limit, after, "desc", "batch")  # fmt: skip
+        rows = self._page("batches", f"{BATCH_COLUMNS}, project", project, limit, after, "desc",
+                          "batch")  # fmt: skip
         return Page([_batch(row) for row in rows[:limit]], len(rows) > limit)
 
     def active(self) -> list[Batch]:

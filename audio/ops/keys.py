@@ -126,9 +126,6 @@ class ApiKeys:
                 found = entry.project
         return found
 
-    def accepts(self, presented: str) -> bool:
-        return self.project_of(presented) is not None
-
     def project_of_digest(self, hexdigest: str) -> str | None:
         """The project of the key with this sha256 (hex), if it is accepted (settings
         that name a key by its digest, such as per-key budgets)."""

@@ -15,12 +15,12 @@ from typing import BinaryIO, TypeVar
 from audio.errors import Overloaded
 from audio.media.decode import decode_audio, decode_int16
 from audio.services.pool import InferencePool
-from audio.services.request import default_vad, turn_options
+from audio.services.request import turn_options
 from audio.settings import Settings
 from common.pcm import SAMPLE_RATE, Float32Pcm
 from segmenter.constants import MAX_WINDOW_SECONDS
 from segmenter.source import SampleSource
-from segmenter.vad import SileroVad, VadOptions
+from segmenter.vad import SileroVad
 from transcriber.chunked import ChunkedEngine
 from transcriber.registry import ModelRegistry, Resolved
 from transcriber.sequential import SequentialEngine
@@ -59,9 +59,6 @@ class SttService:
         """The chunked engine of each loaded model (their batchers' counts for /metrics)."""
         with self._lock:
             return {model_id: engine for model_id, (_m, engine) in self._chunked.items()}
-
-    def default_vad(self) -> VadOptions:
-        return default_vad(self.settings.stt)
 
     def resolve(self, model_id: str) -> Resolved:
         """Pick the serving model now, so 404/503 come before any work."""
