@@ -1,33 +1,113 @@
-"""Text -> sentences -> engine -> shaping: one PCM chunk per sentence."""
+"""Text -> sentences -> engine -> shaping: one PCM chunk per sentence, paced.
+
+Pacing keeps a stream ahead of its listener on a slow engine (Kokoro on a small CPU):
+- the first chunk is cut to what the engine renders in about FIRST_AUDIO_S, at a clause
+  break or before a phrase word, so the first audio comes early;
+- each later sentence longer than the engine can render while the audio already made
+  plays is cut the same way, so the next chunk lands before playback runs dry.
+The engine's speed is learned from its own renders (seconds per character), per engine
+and across requests; it rises on its own when requests share the CPU.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 
 from voices.registry import VoiceEngines
 from voices.shaping import reshape
-from voices.text import normalise, shorten_first, split_sentences
+from voices.text import (
+    FIRST_CHUNK_CHARS,
+    MIN_CHUNK_CHARS,
+    normalise,
+    shorten_first,
+    split_sentences,
+    split_to_fit,
+)
 from voices.types import PcmChunk, SpeechOptions, Voice
+
+FIRST_AUDIO_S = 0.3
+"""Render time the first chunk of a stream aims at."""
+MIN_FIRST_CHARS = 8
+"""The first chunk's character budget never goes below this (a word or two)."""
+HEADROOM = 0.7
+"""A later chunk must render within this share of the audio made and not yet played."""
+PRIOR_SECONDS_PER_CHAR = 0.01
+"""An engine's assumed speed before its first render is measured."""
+LEARNING_RATE = 0.3
+"""Weight of the newest render in the running speed estimate."""
+
+
+class RenderPace:
+    """Seconds of render time per character of text, per engine (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cost: dict[str, float] = {}
+
+    def cost(self, engine: str) -> float:
+        with self._lock:
+            return self._cost.get(engine, PRIOR_SECONDS_PER_CHAR)
+
+    def learn(self, engine: str, seconds: float, chars: int) -> None:
+        if chars < MIN_CHUNK_CHARS:  # a word or two: the fixed cost of a call dominates
+            return
+        observed = seconds / chars
+        with self._lock:
+            old = self._cost.get(engine)
+            self._cost[engine] = observed if old is None else (
+                (1 - LEARNING_RATE) * old + LEARNING_RATE * observed)  # fmt: skip
 
 
 class Synthesizer:
     def __init__(self, engines: VoiceEngines) -> None:
         self.engines = engines
+        self.pace = RenderPace()
+
+    def first_chunk_chars(self, pace_key: str) -> int:
+        """How much text the first chunk of a stream may hold on this engine."""
+        budget = int(FIRST_AUDIO_S / self.pace.cost(pace_key))
+        return max(MIN_FIRST_CHARS, min(FIRST_CHUNK_CHARS, budget))
 
     def stream(self, text: str, voice: Voice, options: SpeechOptions) -> Iterator[PcmChunk]:
-        """Yield shaped audio sentence by sentence, the first one short (blocking; run off
+        """Yield shaped audio piece by piece, paced as the module says (blocking; run off
         the event loop)."""
         engine_id, shaped = self.engines.engine_for(voice)
         engine = self.engines.get(engine_id)
+        paced = _pace_key(engine_id)
         rate = voice.rate * options.speed
-        for sentence in shorten_first(split_sentences(normalise(text, voice.language))):
-            if not shaped:  # a speaker of its own: only its rate is asked of the engine
-                pcm = engine.render(sentence, rate)
+        sentences = split_sentences(normalise(text, voice.language))
+        pieces = deque(shorten_first(sentences, self.first_chunk_chars(paced)))
+        first_at: float | None = None
+        made = 0.0
+        while pieces:
+            piece = pieces.popleft()
+            if first_at is not None:
+                ahead = first_at + made - time.monotonic()
+                limit = int(ahead * HEADROOM / self.pace.cost(paced))
+                cut = split_to_fit(piece, limit) if len(piece) > limit else None
+                if cut is not None:
+                    piece = cut[0]
+                    pieces.appendleft(cut[1])
+            started = time.monotonic()
+            if shaped:
+                pcm = engine.render(piece, 1.0)
                 if pcm.size:
-                    yield PcmChunk(pcm, engine.sample_rate)
-                continue
-            pcm = engine.render(sentence, 1.0)
+                    pcm = reshape(pcm, engine.sample_rate, voice.f0_hz, voice.formant, rate)
+            else:  # a speaker of its own: only its rate is asked of the engine
+                pcm = engine.render(piece, rate)
+            self.pace.learn(paced, time.monotonic() - started, len(piece))
             if pcm.size == 0:
                 continue
-            reshaped = reshape(pcm, engine.sample_rate, voice.f0_hz, voice.formant, rate)
-            yield PcmChunk(reshaped, engine.sample_rate)
+            chunk = PcmChunk(pcm, engine.sample_rate)
+            if first_at is None:
+                first_at = time.monotonic()
+            made += chunk.seconds
+            yield chunk
+
+
+def _pace_key(engine_id: str) -> str:
+    """Kokoro's speakers share one model, so one speed; other engines are their own."""
+    return "kokoro" if engine_id.startswith("kokoro:") else engine_id

@@ -23,6 +23,9 @@ _PHRASE_START = re.compile(
 )
 """A space before an English word that opens a phrase or clause (not `and`/`or`, which
 also join single words)."""
+_CONJUNCTION = re.compile(r"\s+(?=(?:and|or|so|then|but)\b)", re.IGNORECASE)
+"""A space before a conjunction: a last resort when pacing must cut a long sentence
+(both sides then hold at least MIN_CHUNK_CHARS, so single words are not split off)."""
 
 _TIME = re.compile(r"\b(\d{1,2})[:٫](\d{2})\b")
 _PERCENT = re.compile(r"(\d+(?:[.,٫]\d+)?)\s*[%٪]")
@@ -81,22 +84,41 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-def shorten_first(sentences: list[str]) -> list[str]:
-    """Cut a long first sentence at its first clause break (`,` `;` `:` `،` `؛`), else
-    before its first phrase word (`with`, `and`, `because`, ...), within
-    FIRST_CHUNK_CHARS * 1.5; a sentence with neither is left whole."""
-    if not sentences or len(sentences[0]) <= FIRST_CHUNK_CHARS:
+def shorten_first(sentences: list[str], limit: int = FIRST_CHUNK_CHARS) -> list[str]:
+    """Cut a first sentence longer than `limit` at its first clause break (`,` `;` `:`
+    `،` `؛`), else before its first phrase word (`with`, `because`, ...), within
+    `limit` * 1.5; a sentence with neither is left whole. A small `limit` (a slow engine)
+    lets the head be as short as one word before a comma ("Sure,")."""
+    if not sentences or len(sentences[0]) <= limit:
         return sentences
     first = sentences[0]
-    limit = int(FIRST_CHUNK_CHARS * 1.5)
-    for pattern in (_CLAUSE_BREAK, _PHRASE_START):
+    shortest = min(MIN_CHUNK_CHARS, max(limit // 3, 4))
+    for pattern, min_head in ((_CLAUSE_BREAK, shortest), (_PHRASE_START, MIN_CHUNK_CHARS)):
         for match in pattern.finditer(first):
             head, tail = first[: match.start()].strip(), first[match.end() :].strip()
-            if len(head) > limit:
+            if len(head) > int(limit * 1.5):
                 break
-            if len(head) >= MIN_CHUNK_CHARS and len(tail) >= MIN_CHUNK_CHARS:
+            if len(head) >= min_head and len(tail) >= MIN_CHUNK_CHARS:
                 return [head, tail, *sentences[1:]]
     return sentences
+
+
+def split_to_fit(sentence: str, limit: int) -> tuple[str, str] | None:
+    """The longest head of `sentence` no longer than `limit` that ends at a clause break
+    or before a phrase word, and the rest; None where no such cut leaves both sides at
+    least MIN_CHUNK_CHARS long (the sentence is then rendered whole). A clause break or
+    phrase word is preferred; a conjunction only where neither fits."""
+    for tier in ((_CLAUSE_BREAK, _PHRASE_START), (_CONJUNCTION,)):
+        cuts = [(sentence[: m.start()].strip(), sentence[m.end() :].strip())
+                for pattern in tier for m in pattern.finditer(sentence)]  # fmt: skip
+        fitting = [
+            (head, tail)
+            for head, tail in cuts
+            if MIN_CHUNK_CHARS <= len(head) <= limit and len(tail) >= MIN_CHUNK_CHARS
+        ]
+        if fitting:
+            return max(fitting, key=lambda cut: len(cut[0]))
+    return None
 
 
 def _cut_long(sentence: str) -> list[str]:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from voices.arabic_numbers import arabic_number_words
 from voices.catalog import VoiceCatalog
-from voices.text import MAX_SENTENCE_CHARS, normalise, split_sentences
-from voices.types import VoiceError
+from voices.synthesizer import Synthesizer
+from voices.text import MAX_SENTENCE_CHARS, normalise, shorten_first, split_sentences, split_to_fit
+from voices.types import SpeechOptions, VoiceError
 
 
 @pytest.mark.parametrize(
@@ -57,3 +63,49 @@ def test_catalog_lookup() -> None:
     with pytest.raises(VoiceError) as err:
         catalog.lookup("Fritz-PlayAI", "ar")
     assert "Amira-PlayAI" in err.value.valid
+
+
+def test_a_slow_engine_gets_a_short_first_chunk_cut_at_a_comma() -> None:
+    reply = ["Sure, I can help with that.", "Your order shipped this morning."]
+    assert shorten_first(reply) == reply  # Piper's budget: the whole first sentence
+    assert shorten_first(reply, limit=9) == ["Sure,", "I can help with that.", reply[1]]
+
+
+def test_pacing_cuts_at_the_longest_phrase_that_fits_or_not_at_all() -> None:
+    sentence = "Your order shipped this morning and should arrive on Thursday."
+    assert split_to_fit(sentence, 40) == ("Your order shipped this morning",
+                                          "and should arrive on Thursday.")  # fmt: skip
+    assert split_to_fit(sentence, 55) == ("Your order shipped this morning and should arrive",
+                                          "on Thursday.")  # fmt: skip
+    assert split_to_fit(sentence, 20) is None  # no head that short: rendered whole
+    assert split_to_fit("I can help with that.", 16) is None  # a one-word tail is not cut
+
+
+class _SlowEngine:
+    """Renders 0.1 s of audio per character at 8 kHz, taking 5 ms per character."""
+
+    sample_rate = 8000
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+
+    def render(self, sentence: str, rate: float) -> npt.NDArray[np.float32]:
+        self.pieces.append(sentence)
+        time.sleep(0.005 * len(sentence))
+        return np.zeros(800 * len(sentence), np.float32)
+
+
+def test_the_synthesizer_learns_the_engine_speed_and_shortens_the_first_chunk() -> None:
+    engine = _SlowEngine()
+    engines = SimpleNamespace(engine_for=lambda voice: ("slow", False), get=lambda _id: engine)
+    synthesizer = Synthesizer(engines)  # type: ignore[arg-type]
+    voice = VoiceCatalog.load().lookup("alloy")
+    text = "Sure, I can help with that. Your order shipped this morning."
+    cold = [c.seconds for c in synthesizer.stream(text, voice, SpeechOptions())]
+    assert engine.pieces == ["Sure, I can help with that.", "Your order shipped this morning."]
+    assert synthesizer.pace.cost("slow") == pytest.approx(0.005, rel=0.5)
+    synthesizer.pace.learn("slow", 1.0, 20)  # the CPU is now shared: 50 ms per character
+    engine.pieces.clear()
+    warm = [c.seconds for c in synthesizer.stream(text, voice, SpeechOptions())]
+    assert engine.pieces[0] == "Sure,"
+    assert sum(warm) == pytest.approx(sum(cold) - 0.1)  # the same speech, less one space
