@@ -276,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
             "stt",
             "tts",
             "voices",
+            "diacritizers",
             "wyoming",
             "sse",
             "latency",

@@ -1,5 +1,5 @@
-"""`speech-pipeline bench WHAT`: measurements (stt, tts, voices, wyoming, sse, latency,
-realtime, batch, diarize, load), written to BENCHMARKS.md (load: RELIABILITY.md).
+"""`speech-pipeline bench WHAT`: measurements (stt, tts, voices, diacritizers, wyoming,
+sse, latency, realtime, batch, diarize, load), written to BENCHMARKS.md (load: RELIABILITY.md).
 
 Every figure is reported next to a control run made in the same process on the
 same input (stock faster-whisper for STT, the unshaped engine for TTS). The whole run
@@ -55,6 +55,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         from bench.tts import run_voices_bench
 
         return run_voices_bench(settings, args)
+    if args.what == "diacritizers":
+        from bench.diacritizers import run_diacritizer_bench
+
+        return run_diacritizer_bench(settings, args)
     if args.what == "tts":
         from bench.tts import run_tts_bench
 
