@@ -46,8 +46,10 @@ lint: install
 # Programs the tests start themselves on loopback (Debian packages, installed when make
 # runs as root; elsewhere their tests skip and say why), as command:package pairs:
 # redis-server for the shared rate limits, headless chromium + chromedriver for the
-# playground's browser tests.
-TEST_PROGRAMS := redis-server:redis-server chromium:chromium chromedriver:chromium-driver
+# playground's browser tests, PostgreSQL (pg_ctlcluster comes with Debian's postgresql;
+# the tests run its initdb and pg_ctl on a throwaway cluster) for the shared job store.
+TEST_PROGRAMS := redis-server:redis-server chromium:chromium chromedriver:chromium-driver \
+	pg_ctlcluster:postgresql
 
 test-deps:
 	@missing=""; for pair in $(TEST_PROGRAMS); do \

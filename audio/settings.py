@@ -204,7 +204,19 @@ class BatchSettings(BaseModel):
     """The Files and Batches APIs."""
 
     data_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "batch")
-    """Stored files (uploads, results) and the job database (`jobs.sqlite3`) live here."""
+    """Stored files (`files/`) and the embedded job database (`jobs.sqlite3`) live here,
+    unless `files_dir` and `database_url` say otherwise."""
+    database_url: str | None = None
+    """The job store: unset, SQLite in `data_dir`; `postgresql://user:pass@host/db` for
+    replicas that share one deployment (each replica points at the same database)."""
+    files_dir: Path | None = None
+    """Uploaded and result files; unset, `data_dir/files`. Replicas sharing a database
+    must share this directory too (NFS, a Kubernetes ReadWriteMany volume, ...)."""
+    lease_seconds: float = Field(default=30.0, ge=1.0)
+    """How long a replica's claim on a batch line lasts unrenewed (it renews every third
+    of it while the line runs); a dead replica's lines are run again after this."""
+    replica: str | None = None
+    """This replica's name in leases, logs and `x_replica` (unset: host and pid)."""
     max_file_bytes: int = Field(default=200_000_000, gt=0)
     """Largest upload to `/files` (413 above)."""
     retention_seconds: int = Field(default=30 * 24 * 3600, ge=0)

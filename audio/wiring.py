@@ -104,11 +104,13 @@ def voice_engines(settings: TtsSettings) -> VoiceEngines:
 
 
 def batch_store(settings: Settings) -> JobStore:
-    """The job store: SQLite and the stored files under the batch data directory."""
-    data = settings.batch.data_dir
+    """The job store: its database (SQLite under the batch data directory unless a URL is
+    set) and the files directory."""
+    batch = settings.batch
+    url = batch.database_url or f"sqlite:///{batch.data_dir / 'jobs.sqlite3'}"
     return JobStore(
-        data / "jobs.sqlite3", data / "files", settings.batch.retention_seconds,
-        settings.batch.legacy_project,
+        url, batch.files_dir or batch.data_dir / "files", batch.retention_seconds,
+        batch.legacy_project, batch.lease_seconds,
     )  # fmt: skip
 
 
@@ -129,7 +131,8 @@ def batch_jobs(services: Services) -> tuple[JobStore, BatchRunner]:
     store = batch_store(services.settings)
     given = batch.workers if "workers" in batch.model_fields_set else None
     executor = batch_executor(services, store, batch.ray_address, given, batch.workers)
-    return store, BatchRunner(store, executor.lines, executor.workers)
+    return store, BatchRunner(store, executor.lines, executor.workers,
+                              replica=batch.replica)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Runs batches: pending lines to the handler, one transaction per result, then the
-output and error files. A restart resumes every batch the store says is unfinished."""
+"""Runs batches: leased lines to the handler, one transaction per result, then the
+output and error files. Every replica runs one; they share the store's batches line by
+line (leases), and a restart or another replica resumes whatever is unfinished."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from common.errors import error_body
 from jobs.store import JobStore
@@ -30,13 +32,21 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
 
 
+def default_replica() -> str:
+    """This process's name among replicas: host and process id."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 class BatchRunner:
     """One thread that walks the active batches, oldest first, `workers` lines at a time."""
 
     def __init__(
-        self, store: JobStore, handler: LineHandler, workers: int = 1, poll_seconds: float = 0.5
-    ) -> None:
+        self, store: JobStore, handler: LineHandler, workers: int = 1, poll_seconds: float = 0.5,
+        replica: str | None = None,
+    ) -> None:  # fmt: skip
         self.store = store
+        self.replica = replica or default_replica()
+        """The name this runner's leases and finished lines carry."""
         self.handler = handler
         self.workers = workers
         self.poll_seconds = poll_seconds
@@ -73,29 +83,46 @@ class BatchRunner:
                 self._wake.clear()
 
     def step(self) -> bool:
-        """Advance the oldest active batch by one step; False when there is nothing to do."""
+        """Advance the oldest active batch this replica can work on by one step; False
+        when there is nothing to do here (other replicas may hold the rest)."""
         for batch in self.store.active():
             if batch.status == "cancelling":
-                self._finish(batch, "cancelled")
+                worked = self._finish(batch, "cancelled")
             elif batch.status in ("validating", "in_progress") and time.time() > batch.expires_at:
-                self._finish(batch, "expired")
+                worked = self._finish(batch, "expired")
             elif batch.status == "validating":
-                self.store.set_status(batch.id, "in_progress")
+                self.store.set_status(batch.id, "in_progress", only_from=("validating",))
+                worked = True
             elif batch.status == "finalizing":
-                self._finish(batch, "completed")
+                worked = self._finish(batch, "completed")
             else:
-                lines = self.store.pending(batch.id, self.workers)
-                if not lines:
-                    self.store.set_status(batch.id, "finalizing")
-                else:
+                lines = self.store.claim(batch.id, self.replica, self.workers)
+                if lines:
                     self._run(batch, lines)
-            return True
+                    worked = True
+                elif self.store.unfinished(batch.id) == 0:
+                    self.store.set_status(batch.id, "finalizing", only_from=("in_progress",))
+                    worked = True
+                else:
+                    worked = False  # its lines are leased to other replicas
+            if worked:
+                return True
         return False
 
     def _run(self, batch: Batch, lines: list[Line]) -> None:
-        futures = [self._pool.submit(self._one, batch, line) for line in lines]
-        for line, future in zip(lines, futures, strict=True):
-            self.store.finish_line(batch.id, line, future.result())
+        """Run claimed lines, renewing their leases while they run."""
+        futures = {self._pool.submit(self._one, batch, line): line for line in lines}
+        running = set(futures)
+        renew_every = self.store.lease_seconds / 3
+        while running:
+            done, running = wait(running, timeout=renew_every, return_when=FIRST_COMPLETED)
+            for future in done:
+                line = futures[future]
+                if self.store.finish_line(batch.id, line, future.result(), self.replica):
+                    log.info("batch %s line %s done by replica %s", batch.id, line.custom_id,
+                             self.replica)  # fmt: skip
+            if running:
+                self.store.renew(batch.id, self.replica, [futures[f].index for f in running])
 
     def _one(self, batch: Batch, line: Line) -> Outcome:
         try:
@@ -105,15 +132,11 @@ class BatchRunner:
                           line.custom_id)  # fmt: skip
             return Outcome(500, error_body("Internal server error.", "server_error"), "")
 
-    def _finish(self, batch: Batch, status: BatchStatus) -> None:
-        """Write what finished to the output and error files, then end the batch."""
-        ids: dict[str, str | None] = {"output_file_id": None, "error_file_id": None}
-        for ok, column in ((True, "output_file_id"), (False, "error_file_id")):
-            records = [json.dumps(r, ensure_ascii=False) for r in self.store.results(batch.id, ok)]
-            if records:
-                kind = "output" if ok else "error"
-                stored = self.store.add_lines_file(
-                    batch.project, "batch_output", f"{batch.id}_{kind}.jsonl", records
-                )
-                ids[column] = stored.id
-        self.store.set_status(batch.id, status, **ids)
+    def _finish(self, batch: Batch, status: BatchStatus) -> bool:
+        """Write what finished to the output and error files and end the batch, once
+        across replicas (False: another replica is finalising it)."""
+        if not self.store.claim_finalize(batch.id, self.replica):
+            return False
+        records = {ok: [json.dumps(r, ensure_ascii=False) for r in self.store.results(batch.id, ok)]
+                   for ok in (True, False)}  # fmt: skip
+        return self.store.finalize(batch, status, self.replica, records)

@@ -1,33 +1,37 @@
-"""The durable job store: embedded SQLite (WAL, full sync) and a directory of files.
+"""The durable job store: SQLAlchemy Core over embedded SQLite (the default) or
+PostgreSQL (replicas sharing one deployment), and a directory of files every replica
+mounts.
 
 A line's result is written with its counters in one transaction, so a crash loses no
-finished line, and a restart finds every unfinished line still pending (none is run
-twice to the output: the output and error files are written from the table once, when
-the batch finalizes).
+finished line. Work is leased, not owned: a runner claims pending lines for a while
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers) and renews the lease
+while it works; a dead replica's leases run out and another claims those lines again.
+A line is finished once (the first result wins), and a batch is finalised once, by the
+replica holding its finalizer lease, with its files and its status in one commit.
 
 Every file and batch belongs to a project (a tenant). The methods a caller reaches take
 the caller's project, and another project's id is `NotFound` in the very words an
 unknown id gets, so a caller cannot learn that it exists. `ANY_PROJECT` is for the
 runner and the reaper only.
 
-A store written before projects existed (schema version 0) is upgraded when it opens:
-its files and batches go to `legacy_project`.
+The schema is `jobs.schema`, migrated by Alembic when the store opens; a SQLite store
+from before projects is upgraded and its rows go to `legacy_project`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import sqlalchemy as sa
+
 from common.ids import new_id
 from jobs.errors import NotFound, TooLarge
+from jobs.schema import batches, files, lines, upgrade
 from jobs.types import (
     ACTIVE,
     Batch,
@@ -40,37 +44,15 @@ from jobs.types import (
     StoredFile,
 )
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    id TEXT PRIMARY KEY, purpose TEXT NOT NULL, filename TEXT NOT NULL,
-    bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER,
-    project TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS batches (
-    id TEXT PRIMARY KEY, endpoint TEXT NOT NULL, input_file_id TEXT NOT NULL,
-    completion_window TEXT NOT NULL, metadata TEXT, status TEXT NOT NULL,
-    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, times TEXT NOT NULL,
-    output_file_id TEXT, error_file_id TEXT, errors TEXT,
-    total INTEGER NOT NULL, completed INTEGER NOT NULL, failed INTEGER NOT NULL,
-    project TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS lines (
-    batch_id TEXT NOT NULL, idx INTEGER NOT NULL, custom_id TEXT NOT NULL,
-    body TEXT NOT NULL, state TEXT NOT NULL, status_code INTEGER, response TEXT,
-    request_id TEXT, PRIMARY KEY (batch_id, idx)
-);
-CREATE INDEX IF NOT EXISTS pending ON lines (batch_id, state, idx);
-CREATE INDEX IF NOT EXISTS files_by_project ON files (project, created_at);
-CREATE INDEX IF NOT EXISTS batches_by_project ON batches (project, created_at);
-"""
-SCHEMA_VERSION = 1
-"""`PRAGMA user_version` of a current store (0: written before projects existed)."""
 COPY_CHUNK = 1 << 20
-FILE_COLUMNS = "id, purpose, filename, bytes, created_at, expires_at"
+FILE_COLUMNS = (files.c.id, files.c.purpose, files.c.filename, files.c.bytes,
+                files.c.created_at, files.c.expires_at)  # fmt: skip
 BATCH_COLUMNS = (
-    "id, endpoint, input_file_id, completion_window, metadata, status, created_at, "
-    "expires_at, times, output_file_id, error_file_id, errors, total, completed, failed"
-)
+    batches.c.id, batches.c.endpoint, batches.c.input_file_id, batches.c.completion_window,
+    batches.c.metadata, batches.c.status, batches.c.created_at, batches.c.expires_at,
+    batches.c.times, batches.c.output_file_id, batches.c.error_file_id, batches.c.errors,
+    batches.c.total, batches.c.completed, batches.c.failed, batches.c.project,
+)  # fmt: skip
 ANY_PROJECT = None
 """The project argument of the runner's and the reaper's own reads: every project."""
 
@@ -80,52 +62,66 @@ def new_file_id() -> str:
     return new_id("file", separator="-")
 
 
+def database_url(url: str) -> str:
+    """`postgresql://` (what operators write) through psycopg 3; others unchanged."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def open_engine(url: str) -> sa.Engine:
+    """An engine for the store: SQLite in WAL with full sync, writers taking the lock at
+    BEGIN (so a claim never deadlocks on an upgrade); PostgreSQL with pings."""
+    url = database_url(url)
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi: Any, _record: Any) -> None:
+        dbapi.isolation_level = None  # transactions are begun below, not by the driver
+        dbapi.execute("PRAGMA journal_mode=WAL")
+        dbapi.execute("PRAGMA synchronous=FULL")
+        dbapi.execute("PRAGMA busy_timeout=60000")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 class JobStore:
-    """Files and batches on disk; safe to use from several threads."""
+    """Files and batches; safe to use from several threads and several processes."""
 
     def __init__(
-        self, db_path: Path, files_dir: Path, retention_seconds: int, legacy_project: str
-    ) -> None:
+        self, url: str | Path, files_dir: Path, retention_seconds: int, legacy_project: str,
+        lease_seconds: float = 30.0,
+    ) -> None:  # fmt: skip
+        """`url`: a database URL, or the path of a SQLite file."""
+        if isinstance(url, Path):
+            url = f"sqlite:///{url}"
         files_dir.mkdir(parents=True, exist_ok=True)
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.files_dir = files_dir
         self.retention_seconds = retention_seconds
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._migrate(legacy_project)
+        self.lease_seconds = lease_seconds
+        """How long a claimed line or a finalisation stays this replica's unrenewed."""
+        self._engine = open_engine(url)
+        upgrade(self._engine, legacy_project)
 
-    def _migrate(self, legacy_project: str) -> None:
-        """Create the schema, or bring a store from before projects up to date (its rows
-        go to `legacy_project`), in one transaction."""
-        with self._tx() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-            if version < 1 and "files" in tables:
-                for table in ("files", "batches"):
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN project TEXT NOT NULL "
-                               "DEFAULT ''")  # fmt: skip
-                    db.execute(f"UPDATE {table} SET project = ?", (legacy_project,))
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self._engine.dialect.name
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._engine.dispose()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        return self._engine.begin()
 
     # -- files ----------------------------------------------------------------------
     def add_file(
@@ -143,40 +139,50 @@ class JobStore:
                     path.unlink(missing_ok=True)
                     raise TooLarge(f"the file is over the {limit}-byte limit", "file")
                 out.write(chunk)
-        return self._record(project, file_id, purpose, filename, size)
+        stored, row = self._file_row(project, file_id, purpose, filename, size)
+        with self._tx() as db:
+            db.execute(files.insert().values(row))
+        return stored
 
     def add_lines_file(
-        self, project: str, purpose: str, filename: str, lines: Iterable[str]
+        self, project: str, purpose: str, filename: str, lines_: Iterable[str]
     ) -> StoredFile:
-        """Store text lines as a JSONL file (results)."""
+        """Store text lines as a JSONL file."""
+        file_id, size = self._write_lines(lines_)
+        stored, row = self._file_row(project, file_id, purpose, filename, size)
+        with self._tx() as db:
+            db.execute(files.insert().values(row))
+        return stored
+
+    def _write_lines(self, lines_: Iterable[str]) -> tuple[str, int]:
+        """Text lines as a new JSONL file on disk (no row yet): its id and size."""
         file_id = new_file_id()
         path = self.files_dir / file_id
         with path.open("w", encoding="utf-8") as out:
-            for line in lines:
+            for line in lines_:
                 out.write(line + "\n")
-        return self._record(project, file_id, purpose, filename, path.stat().st_size)
+        return file_id, path.stat().st_size
 
-    def _record(
+    def _file_row(
         self, project: str, file_id: str, purpose: str, filename: str, size: int
-    ) -> StoredFile:
-        now = int(time.time())
+    ) -> tuple[StoredFile, dict[str, Any]]:
+        now_ns = time.time_ns()
+        now = now_ns // 1_000_000_000
         expires = now + self.retention_seconds if self.retention_seconds else None
         stored = StoredFile(file_id, purpose, filename, size, now, expires)
-        with self._tx() as db:
-            db.execute(
-                f"INSERT INTO files ({FILE_COLUMNS}, project) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (file_id, purpose, filename, size, now, expires, project),
-            )
-        return stored
+        row = {"id": file_id, "purpose": purpose, "filename": filename, "bytes": size,
+               "created_at": now, "expires_at": expires, "project": project,
+               "created_ns": now_ns}  # fmt: skip
+        return stored, row
 
     def file(self, file_id: str, project: str | None) -> StoredFile:
         """One file of `project` (NotFound for another project's, as for an unknown id)."""
-        query, args = _owned(f"SELECT {FILE_COLUMNS} FROM files WHERE id = ?", file_id, project)
-        with self._lock:
-            row = self._db.execute(query, args).fetchone()
+        query = _owned(sa.select(*FILE_COLUMNS).where(files.c.id == file_id), files, project)
+        with self._engine.connect() as db:
+            row = db.execute(query).first()
         if row is None:
             raise NotFound(f"No such file object: {file_id}", "file_id")
-        return StoredFile(*row)
+        return _file(row)
 
     def path(self, file_id: str, project: str | None) -> Path:
         """Where a stored file's bytes are (NotFound if `project` has no such file)."""
@@ -189,49 +195,46 @@ class JobStore:
     ) -> Page[StoredFile]:  # fmt: skip
         """A page of `project`'s files, by creation time (`order`), after the file
         `after` (an id of this project's, else NotFound)."""
-        extra = ("purpose = ?", purpose) if purpose else None
-        rows = self._page("files", FILE_COLUMNS, project, limit, after, order, "file", extra)
-        return Page([StoredFile(*row) for row in rows[:limit]], len(rows) > limit)
+        extra = files.c.purpose == purpose if purpose else None
+        rows = self._page(files, FILE_COLUMNS, project, limit, after, order, "file", extra)
+        return Page([_file(row) for row in rows[:limit]], len(rows) > limit)
 
     def _page(
-        self, table: str, columns: str, project: str, limit: int, after: str | None,
-        order: Order, noun: str, extra: tuple[str, Any] | None = None,
-    ) -> list[tuple[Any, ...]]:  # fmt: skip
-        """Up to `limit + 1` of `project`'s rows (and `extra`'s condition) in (created_at,
-        insertion) order after the cursor `after` (one of the project's ids)."""
-        where, args = "project = ?", [project]
+        self, table: sa.Table, columns: tuple[sa.Column[Any], ...], project: str, limit: int,
+        after: str | None, order: Order, noun: str, extra: Any = None,
+    ) -> list[sa.Row[Any]]:  # fmt: skip
+        """Up to `limit + 1` of `project`'s rows (and `extra`'s condition) in creation
+        order (`created_ns`, then id) after the cursor `after` (one of the project's ids)."""
+        query = sa.select(*columns).where(table.c.project == project)
         if extra is not None:
-            where, args = f"{where} AND {extra[0]}", [*args, extra[1]]
-        sign, direction = (">", "ASC") if order == "asc" else ("<", "DESC")
-        with self._lock:
+            query = query.where(extra)
+        key = sa.tuple_(table.c.created_ns, table.c.id)
+        with self._engine.connect() as db:
             if after is not None:
-                cursor = self._db.execute(
-                    f"SELECT created_at, rowid FROM {table} WHERE id = ? AND project = ?",
-                    (after, project),
-                ).fetchone()
+                cursor = db.execute(sa.select(table.c.created_ns, table.c.id).where(
+                    table.c.id == after, table.c.project == project)).first()  # fmt: skip
                 if cursor is None:
                     raise NotFound(f"No such {noun}: {after}", "after")
-                where += f" AND (created_at, rowid) {sign} (?, ?)"
-                args = [*args, *cursor]
-            return self._db.execute(
-                f"SELECT {columns} FROM {table} WHERE {where} "
-                f"ORDER BY created_at {direction}, rowid {direction} LIMIT ?",
-                (*args, limit + 1),
-            ).fetchall()
+                bound = sa.tuple_(sa.literal(cursor[0]), sa.literal(cursor[1]))
+                query = query.where(key > bound if order == "asc" else key < bound)
+            if order == "asc":
+                query = query.order_by(table.c.created_ns, table.c.id)
+            else:
+                query = query.order_by(table.c.created_ns.desc(), table.c.id.desc())
+            return list(db.execute(query.limit(limit + 1)).all())
 
     def delete_file(self, file_id: str, project: str | None) -> None:
         path = self.path(file_id, project)
         with self._tx() as db:
-            db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+            db.execute(files.delete().where(files.c.id == file_id))
         path.unlink(missing_ok=True)
 
     def prune(self, now: float | None = None) -> int:
         """Delete files past their retention; how many."""
         now = time.time() if now is None else now
-        with self._lock:
-            expired = [row[0] for row in self._db.execute(
-                "SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
-            )]  # fmt: skip
+        with self._engine.connect() as db:
+            expired = list(db.execute(sa.select(files.c.id).where(
+                files.c.expires_at.is_not(None), files.c.expires_at <= now)).scalars())  # fmt: skip
         for file_id in expired:
             with contextlib.suppress(NotFound):  # deleted meanwhile
                 self.delete_file(file_id, ANY_PROJECT)
@@ -240,106 +243,193 @@ class JobStore:
     # -- batches --------------------------------------------------------------------
     def create_batch(
         self, project: str, endpoint: str, input_file_id: str, window_seconds: int,
-        window: str, metadata: dict[str, str] | None, lines: list[Line],
+        window: str, metadata: dict[str, str] | None, lines_: list[Line],
     ) -> Batch:  # fmt: skip
         batch_id = new_id("batch")
-        now = int(time.time())
+        now_ns = time.time_ns()
+        now = now_ns // 1_000_000_000
         with self._tx() as db:
-            db.execute(
-                f"INSERT INTO batches ({BATCH_COLUMNS}, project) VALUES (?, ?, ?, ?, ?, "
-                "'validating', ?, ?, '{}', NULL, NULL, NULL, ?, 0, 0, ?)",
-                (batch_id, endpoint, input_file_id, window, json.dumps(metadata), now,
-                 now + window_seconds, len(lines), project),
-            )  # fmt: skip
-            db.executemany(
-                "INSERT INTO lines VALUES (?, ?, ?, ?, 'pending', NULL, NULL, NULL)",
-                [(batch_id, line.index, line.custom_id, json.dumps(line.body)) for line in lines],
-            )
+            db.execute(batches.insert().values(
+                id=batch_id, endpoint=endpoint, input_file_id=input_file_id,
+                completion_window=window, metadata=json.dumps(metadata), status="validating",
+                created_at=now, expires_at=now + window_seconds, times="{}", total=len(lines_),
+                completed=0, failed=0, project=project, created_ns=now_ns,
+            ))  # fmt: skip
+            if lines_:
+                db.execute(lines.insert(), [
+                    {"batch_id": batch_id, "idx": line.index, "custom_id": line.custom_id,
+                     "body": json.dumps(line.body), "state": "pending"} for line in lines_
+                ])  # fmt: skip
         return self.batch(batch_id, project)
 
     def batch(self, batch_id: str, project: str | None) -> Batch:
         """One batch of `project` (NotFound for another project's, as for an unknown id)."""
-        query, args = _owned(
-            f"SELECT {BATCH_COLUMNS}, project FROM batches WHERE id = ?", batch_id, project
-        )
-        with self._lock:
-            row = self._db.execute(query, args).fetchone()
+        query = _owned(sa.select(*BATCH_COLUMNS).where(batches.c.id == batch_id), batches,
+                       project)  # fmt: skip
+        with self._engine.connect() as db:
+            row = db.execute(query).first()
         if row is None:
             raise NotFound(f"No such batch: {batch_id}", "batch_id")
         return _batch(row)
 
     def batches(self, project: str, limit: int = 20, after: str | None = None) -> Page[Batch]:
         """A page of `project`'s batches, newest first, after the batch `after`."""
-        rows = self._page("batches", f"{BATCH_COLUMNS}, project", project, limit, after, "desc",
-                          "batch")  # fmt: skip
+        rows = self._page(batches, BATCH_COLUMNS, project, limit, after, "desc", "batch")
         return Page([_batch(row) for row in rows[:limit]], len(rows) > limit)
 
     def active(self) -> list[Batch]:
         """Batches with work left (every project's), oldest first."""
-        marks = ",".join("?" * len(ACTIVE))
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {BATCH_COLUMNS}, project FROM batches WHERE status IN ({marks}) "
-                "ORDER BY created_at, rowid", ACTIVE,
-            ).fetchall()  # fmt: skip
-        return [_batch(row) for row in rows]
+        query = (sa.select(*BATCH_COLUMNS).where(batches.c.status.in_(ACTIVE))
+                 .order_by(batches.c.created_ns, batches.c.id))  # fmt: skip
+        with self._engine.connect() as db:
+            return [_batch(row) for row in db.execute(query)]
 
-    def set_status(self, batch_id: str, status: BatchStatus, **fields: Any) -> Batch:
-        """Move a batch on, stamping `<status>_at`; `fields` set other columns."""
+    def set_status(
+        self, batch_id: str, status: BatchStatus, only_from: tuple[BatchStatus, ...] = (),
+        **fields: Any,
+    ) -> Batch:  # fmt: skip
+        """Move a batch on, stamping `<status>_at`; `fields` set other columns. With
+        `only_from`, only a batch in one of those statuses moves (checked and moved in one
+        transaction, so replicas racing on one batch move it once)."""
         with self._tx() as db:
-            row = db.execute("SELECT times FROM batches WHERE id = ?", (batch_id,)).fetchone()
+            query = sa.select(batches.c.times, batches.c.status).where(batches.c.id == batch_id)
+            row = db.execute(query.with_for_update()).first()
             if row is None:
                 raise NotFound(f"No such batch: {batch_id}", "batch_id")
-            times = json.loads(row[0])
-            times.setdefault(f"{status}_at", int(time.time()))
-            columns = {"status": status, "times": json.dumps(times), **fields}
-            if "errors" in columns:
-                columns["errors"] = json.dumps(columns["errors"])
-            assignments = ", ".join(f"{name} = ?" for name in columns)
-            db.execute(f"UPDATE batches SET {assignments} WHERE id = ?",
-                       (*columns.values(), batch_id))  # fmt: skip
+            if not only_from or row.status in only_from:
+                self._move(db, batch_id, json.loads(row.times), status, fields)
         return self.batch(batch_id, ANY_PROJECT)
 
-    def pending(self, batch_id: str, limit: int) -> list[Line]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT idx, custom_id, body FROM lines WHERE batch_id = ? AND state = 'pending' "
-                "ORDER BY idx LIMIT ?", (batch_id, limit),
-            ).fetchall()  # fmt: skip
+    @staticmethod
+    def _move(
+        db: sa.Connection, batch_id: str, times: dict[str, int], status: BatchStatus,
+        fields: dict[str, Any],
+    ) -> None:  # fmt: skip
+        times.setdefault(f"{status}_at", int(time.time()))
+        columns = {"status": status, "times": json.dumps(times), **fields}
+        if "errors" in columns:
+            columns["errors"] = json.dumps(columns["errors"])
+        db.execute(batches.update().where(batches.c.id == batch_id).values(columns))
+
+    # -- leased work ----------------------------------------------------------------
+    def claim(self, batch_id: str, owner: str, limit: int) -> list[Line]:
+        """Lease up to `limit` of a batch's pending lines that no live lease holds."""
+        now = time.time()
+        free = sa.or_(lines.c.lease_until.is_(None), lines.c.lease_until < now)
+        query = (sa.select(lines.c.idx, lines.c.custom_id, lines.c.body)
+                 .where(lines.c.batch_id == batch_id, lines.c.state == "pending", free)
+                 .order_by(lines.c.idx).limit(limit)
+                 .with_for_update(skip_locked=True))  # fmt: skip
+        with self._tx() as db:
+            rows = db.execute(query).all()
+            if rows:
+                db.execute(lines.update().where(
+                    lines.c.batch_id == batch_id, lines.c.idx.in_([r.idx for r in rows])
+                ).values(lease_owner=owner, lease_until=now + self.lease_seconds))  # fmt: skip
         return [Line(idx, custom_id, json.loads(body)) for idx, custom_id, body in rows]
 
-    def finish_line(self, batch_id: str, line: Line, outcome: Outcome) -> bool:
-        """Record one line's outcome with the batch's counts, once (False if it was
-        already finished)."""
-        state = "done" if outcome.ok else "failed"
-        column = "completed" if outcome.ok else "failed"
+    def renew(self, batch_id: str, owner: str, indices: list[int]) -> None:
+        """Extend this replica's leases on lines it is still working on."""
         with self._tx() as db:
-            changed = db.execute(
-                "UPDATE lines SET state = ?, status_code = ?, response = ?, request_id = ? "
-                "WHERE batch_id = ? AND idx = ? AND state = 'pending'",
-                (state, outcome.status_code, json.dumps(outcome.body), outcome.request_id,
-                 batch_id, line.index),
-            ).rowcount  # fmt: skip
+            db.execute(lines.update().where(
+                lines.c.batch_id == batch_id, lines.c.idx.in_(indices),
+                lines.c.lease_owner == owner, lines.c.state == "pending",
+            ).values(lease_until=time.time() + self.lease_seconds))  # fmt: skip
+
+    def unfinished(self, batch_id: str) -> int:
+        """Lines still pending, leased or not."""
+        query = sa.select(sa.func.count()).select_from(lines).where(
+            lines.c.batch_id == batch_id, lines.c.state == "pending")  # fmt: skip
+        with self._engine.connect() as db:
+            return int(db.execute(query).scalar_one())
+
+    def pending(self, batch_id: str, limit: int) -> list[Line]:
+        """Pending lines in input order, leased or not (a look, not a claim)."""
+        query = (sa.select(lines.c.idx, lines.c.custom_id, lines.c.body)
+                 .where(lines.c.batch_id == batch_id, lines.c.state == "pending")
+                 .order_by(lines.c.idx).limit(limit))  # fmt: skip
+        with self._engine.connect() as db:
+            rows = db.execute(query).all()
+        return [Line(idx, custom_id, json.loads(body)) for idx, custom_id, body in rows]
+
+    def finish_line(
+        self, batch_id: str, line: Line, outcome: Outcome, replica: str | None = None
+    ) -> bool:
+        """Record one line's outcome with the batch's counts, once (False if it was
+        already finished, by this replica or another whose lease it outlived)."""
+        state = "done" if outcome.ok else "failed"
+        column = batches.c.completed if outcome.ok else batches.c.failed
+        with self._tx() as db:
+            changed = db.execute(lines.update().where(
+                lines.c.batch_id == batch_id, lines.c.idx == line.index,
+                lines.c.state == "pending",
+            ).values(state=state, status_code=outcome.status_code,
+                     response=json.dumps(outcome.body), request_id=outcome.request_id,
+                     replica=replica, lease_until=None)).rowcount  # fmt: skip
             if changed:
-                db.execute(f"UPDATE batches SET {column} = {column} + 1 WHERE id = ?",
-                           (batch_id,))  # fmt: skip
+                db.execute(batches.update().where(batches.c.id == batch_id)
+                           .values({column.name: column + 1}))  # fmt: skip
         return bool(changed)
 
+    def claim_finalize(self, batch_id: str, owner: str) -> bool:
+        """Lease the writing of a batch's files to `owner` (False: another holds it)."""
+        now = time.time()
+        with self._tx() as db:
+            changed = db.execute(batches.update().where(
+                batches.c.id == batch_id, batches.c.status.in_(ACTIVE),
+                sa.or_(batches.c.finalizer.is_(None), batches.c.finalizer == owner,
+                       batches.c.finalize_until < now),
+            ).values(finalizer=owner, finalize_until=now + self.lease_seconds))  # fmt: skip
+        return bool(changed.rowcount)
+
+    def finalize(
+        self, batch: Batch, status: BatchStatus, owner: str, records: dict[bool, list[str]]
+    ) -> bool:
+        """End a batch whose finalizer lease `owner` holds: its output (True) and error
+        (False) records become files, and the files and the status land in one commit.
+        False (and nothing kept) if the lease was lost meanwhile."""
+        written: dict[str, tuple[str, int]] = {}
+        for ok, column in ((True, "output_file_id"), (False, "error_file_id")):
+            if records.get(ok):
+                written[column] = self._write_lines(records[ok])
+        with self._tx() as db:
+            query = sa.select(batches.c.times).where(
+                batches.c.id == batch.id, batches.c.finalizer == owner,
+                batches.c.status.in_(ACTIVE))  # fmt: skip
+            row = db.execute(query.with_for_update()).first()
+            if row is not None:
+                ids: dict[str, str | None] = {"output_file_id": None, "error_file_id": None}
+                for column, (file_id, size) in written.items():
+                    kind = "output" if column == "output_file_id" else "error"
+                    _stored, file_row = self._file_row(
+                        batch.project, file_id, "batch_output", f"{batch.id}_{kind}.jsonl", size
+                    )
+                    db.execute(files.insert().values(file_row))
+                    ids[column] = file_id
+                self._move(db, batch.id, json.loads(row.times), status, ids)
+        if row is None:
+            for file_id, _size in written.values():
+                (self.files_dir / file_id).unlink(missing_ok=True)
+        return row is not None
+
     def results(self, batch_id: str, ok: bool) -> Iterator[dict[str, Any]]:
-        """The finished lines of one kind, as output-file records, in input order."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT custom_id, status_code, response, request_id FROM lines "
-                "WHERE batch_id = ? AND state = ? ORDER BY idx",
-                (batch_id, "done" if ok else "failed"),
-            ).fetchall()
-        for custom_id, status_code, response, request_id in rows:
+        """The finished lines of one kind, as output-file records, in input order; each
+        says which replica ran it (`x_replica`)."""
+        query = (sa.select(lines.c.custom_id, lines.c.status_code, lines.c.response,
+                           lines.c.request_id, lines.c.replica)
+                 .where(lines.c.batch_id == batch_id,
+                        lines.c.state == ("done" if ok else "failed"))
+                 .order_by(lines.c.idx))  # fmt: skip
+        with self._engine.connect() as db:
+            rows = db.execute(query).all()
+        for custom_id, status_code, response, request_id, replica in rows:
             body = json.loads(response)
             yield {
                 "id": new_id("batch_req"), "custom_id": custom_id,
                 "response": {"status_code": status_code, "request_id": request_id,
                              "body": body},
                 "error": None if ok else {"code": _code(body), "message": _message(body)},
+                "x_replica": replica,
             }  # fmt: skip
 
 
@@ -353,14 +443,17 @@ def _message(body: dict[str, Any]) -> str | None:
     return str(error.get("message")) if isinstance(error, dict) else None
 
 
-def _owned(query: str, object_id: str, project: str | None) -> tuple[str, tuple[str, ...]]:
+def _owned(query: sa.Select[Any], table: sa.Table, project: str | None) -> sa.Select[Any]:
     """`query` (which selects by id) narrowed to `project`'s rows unless ANY_PROJECT."""
-    if project is ANY_PROJECT:
-        return query, (object_id,)
-    return query + " AND project = ?", (object_id, project)
+    return query if project is ANY_PROJECT else query.where(table.c.project == project)
 
 
-def _batch(row: tuple[Any, ...]) -> Batch:
+def _file(row: Any) -> StoredFile:
+    file_id, purpose, filename, size, created_at, expires_at = row
+    return StoredFile(file_id, purpose, filename, size, created_at, expires_at)
+
+
+def _batch(row: Any) -> Batch:
     (batch_id, endpoint, input_file_id, window, metadata, status, created_at, expires_at,
      times, output_file_id, error_file_id, errors, total, completed, failed,
      project) = row  # fmt: skip

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import shutil
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from audio.settings import Settings, SttSettings
+from bench.postgres import create_database, postgres_server, why_not
+from bench.server import free_port
 
-from .helpers import SHARED_SAMPLES, live_server
+from .helpers import SHARED_SAMPLES, live_server, wait_until
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +51,51 @@ def shared_samples() -> Path:
     if not SHARED_SAMPLES.is_dir():
         pytest.skip(f"{SHARED_SAMPLES} is absent (a fresh clone without ../shared)")
     return SHARED_SAMPLES
+
+
+@pytest.fixture(scope="session")
+def postgres_base() -> Iterator[str]:
+    """A throwaway PostgreSQL server on loopback for the whole run (skips where absent)."""
+    reason = why_not()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres_server() as base:
+        yield base
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The job store's database for a module's tests: None (the embedded SQLite), then a
+    fresh database on the throwaway PostgreSQL server."""
+    if request.param == "sqlite":
+        return None
+    base: str = request.getfixturevalue("postgres_base")
+    return create_database(base, f"test_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (make test installs it where it can: "
+                    "Debian's redis-server package, as root)")  # fmt: skip
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+         "no"], stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: _redis_up(port), timeout=20)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _redis_up(port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=port).ping())
+    except redis.ConnectionError:
+        return False

@@ -173,6 +173,6 @@ async def cancel_batch(
         return batch.json()
     if batch.status not in ACTIVE:
         raise InvalidRequest(f"Cannot cancel a batch with status {batch.status}.", param="batch_id")
-    batch = store.set_status(batch_id, "cancelling")
+    batch = store.set_status(batch_id, "cancelling", only_from=("validating", "in_progress"))
     runner.wake()
     return batch.json()

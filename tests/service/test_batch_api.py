@@ -51,8 +51,10 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def url(make_settings, tmp_path_factory: pytest.TempPathFactory, roots: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    batch = BatchSettings(data_dir=tmp_path_factory.mktemp("batch"), allowed_roots=[roots])
+def url(make_settings, tmp_path_factory: pytest.TempPathFactory, roots: Path,  # type: ignore[no-untyped-def]
+        database_url: str | None) -> Iterator[str]:  # fmt: skip
+    batch = BatchSettings(data_dir=tmp_path_factory.mktemp("batch"), allowed_roots=[roots],
+                          database_url=database_url)  # fmt: skip
     settings = make_settings(batch=batch, url=UrlSettings(allow_networks=["127.0.0.0/8"]))
     with live_server(settings) as (base, _app):
         yield base
@@ -219,12 +221,15 @@ def _declared_upload(url: str, size: int) -> str:
 
 
 @pytest.fixture
-def process_env(tmp_path: Path) -> dict[str, str]:
-    return {
+def process_env(tmp_path: Path, database_url: str | None) -> dict[str, str]:
+    env = {
         "SPEECH_BATCH__DATA_DIR": str(tmp_path / "batch"),
         "SPEECH_STT__FALLBACK_MODEL": "whisper-base", "SPEECH_WARMUP": "false",
-        "SPEECH_LOG_LEVEL": "warning",
+        "SPEECH_LOG_LEVEL": "warning", "SPEECH_BATCH__LEASE_SECONDS": "3",
     }  # fmt: skip
+    if database_url is not None:
+        env["SPEECH_BATCH__DATABASE_URL"] = database_url
+    return env
 
 
 def test_sigkill_mid_batch_loses_nothing_and_repeats_nothing(process_env: dict[str, str]) -> None:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
-import subprocess
-from collections.abc import Iterator
 from contextlib import ExitStack
 
 import groq
@@ -15,10 +12,9 @@ import httpx
 import openai
 import pytest
 
-from bench.server import free_port
 from bench.stt import server_process
 
-from ..helpers import SAMPLES, live_server, wait_until
+from ..helpers import SAMPLES, live_server
 
 CLIP = (SAMPLES / "hello_en.wav").read_bytes()  # 3.48 s: 4 s of an audio budget
 DURATION = re.compile(r"^(\d+m)?\d+\.\d\ds$")
@@ -132,34 +128,6 @@ def test_a_projects_keys_share_its_budget(make_settings, tmp_path) -> None:  # t
         assert [status("a1"), status("a2"), status("a1"), status("a2")] == [200, 200, 429, 429]
         assert [status("b1") for _ in range(3)] == [200, 200, 429]  # its own budget
         assert [status("vip") for _ in range(4)] == [200] * 4
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (make test installs it where it can: "
-                    "Debian's redis-server package, as root)")  # fmt: skip
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no"], stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_until(lambda: _redis_up(port), timeout=20)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _redis_up(port: int) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis(host="127.0.0.1", port=port).ping())
-    except redis.ConnectionError:
-        return False
 
 
 @pytest.mark.slow
