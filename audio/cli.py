@@ -293,6 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=300.0, help="load: how long")
     bench.add_argument("--max-requests", type=int, default=20000, help="load: at most this many")
     bench.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        choices=[1, 2],
+        help="load: 2 replicas sharing PostgreSQL, Redis and files, with batch traffic; "
+        "batch: two replicas against one (bench/replicas.py)",
+    )
+    bench.add_argument(
         "--hour", action="store_true", help="stt, diarize: add the one-hour memory run"
     )
     bench.add_argument(

@@ -35,6 +35,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         from bench.latency import run_latency_bench
 
         return run_latency_bench(settings, args)
+    if args.what == "batch" and args.replicas > 1:
+        from bench.replicas import run_replicas_bench
+
+        return run_replicas_bench(args)
     if args.what == "batch":
         from bench.batch import run_batch_bench
 

@@ -8,19 +8,32 @@ file, SSE streams (the final text must match), speech in several formats (the au
 length must fit its text), and bad inputs (each must get its own 4xx). A 503 with
 `retry-after` is counted, not a failure; a 5xx other than that, a transport error
 (lost) or a response that does not match its request is.
+
+`--replicas 2`: two `serve` processes sharing a throwaway PostgreSQL, Redis (when
+installed) and one files directory; clients alternate between them, and batch clients
+add batch traffic: each batch (BATCH_LINES clips with unique custom ids) is created on
+one replica and polled and read on the other. Every custom id must come back exactly
+once, in the output file with the clip's transcript, or the batch is counted as losing
+or duplicating lines. The run is appended to RELIABILITY.md beside the one-replica run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import io
 import json
 import random
+import shutil
 import statistics
+import subprocess
+import tempfile
 import time
+import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +69,17 @@ class Tally:
     mismatched: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     requests: int = 0
+    batches: int = 0
+    """Batches completed (replicas mode)."""
+    batch_lines: int = 0
+    """Lines those batches were sent."""
+    lines_back: int = 0
+    """Lines that came back, each once with a matching transcript."""
+    lines_lost: int = 0
+    lines_duplicated: int = 0
+    lines_mismatched: int = 0
+    by_replica: Counter[str] = field(default_factory=Counter)
+    """Lines per replica that ran them (`x_replica`)."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +213,104 @@ async def _client(
                 await asyncio.sleep(1.0)  # honour retry-after
 
 
+BATCH_LINES = 6
+BATCH_CLIENTS = 2
+
+
+async def _batch_client(
+    urls: list[str], corpus: Corpus, seed: int, deadline: float, tally: Tally
+) -> None:
+    """Create batches on one replica and follow them on the other until the deadline;
+    then finish the ones in flight (each checked line by line)."""
+    data_url = "data:audio/wav;base64," + base64.b64encode(corpus.clip).decode()
+    clients = [httpx.AsyncClient(base_url=url, timeout=300) for url in urls]
+    try:
+        index = seed
+        while time.monotonic() < deadline:
+            make, follow = clients[index % 2], clients[(index + 1) % 2]
+            index += 1
+            ids = [f"s{seed}-{uuid.uuid4().hex[:8]}-{i}" for i in range(BATCH_LINES)]
+            body = "\n".join(json.dumps({"custom_id": cid, "method": "POST",
+                                         "url": "/v1/audio/transcriptions",
+                                         "body": {"model": "whisper-1", "url": data_url}})
+                             for cid in ids)  # fmt: skip
+            try:
+                upload = {"file": ("in.jsonl", body.encode())}
+                source = (await make.post("/v1/files", data={"purpose": "batch"},
+                                          files=upload)).json()  # fmt: skip
+                batch = (await make.post("/v1/batches", json={
+                    "input_file_id": source["id"], "endpoint": "/v1/audio/transcriptions",
+                    "completion_window": "24h"})).json()  # fmt: skip
+                while True:
+                    state = (await follow.get(f"/v1/batches/{batch['id']}")).json()
+                    if state["status"] not in ("validating", "in_progress", "finalizing"):
+                        break
+                    await asyncio.sleep(1.0)
+                output = (await follow.get(f"/v1/files/{state['output_file_id']}/content")
+                          ).text if state["output_file_id"] else ""  # fmt: skip
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                tally.lost.append(f"batch: {exc!r}")
+                continue
+            tally.batches += 1
+            tally.batch_lines += len(ids)
+            seen = Counter[str]()
+            for line in output.splitlines():
+                record = json.loads(line)
+                seen[record["custom_id"]] += 1
+                tally.by_replica[str(record.get("x_replica"))] += 1
+                text = record["response"]["body"].get("text", "")
+                if not _matches(corpus.clip_text, text):
+                    tally.lines_mismatched += 1
+            tally.lines_back += sum(1 for cid in ids if seen[cid] >= 1)
+            tally.lines_lost += sum(1 for cid in ids if seen[cid] == 0)
+            tally.lines_duplicated += sum(n - 1 for n in seen.values() if n > 1)
+            tally.lines_duplicated += sum(n for cid, n in seen.items() if cid not in ids)
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+@contextmanager
+def _redis() -> Iterator[str | None]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    from bench.server import free_port
+
+    port = free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save",
+                                "", "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
+    try:
+        time.sleep(0.5)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def _replicas(count: int) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """`count` serve processes; two or more share PostgreSQL, Redis and one files dir."""
+    env = {"SPEECH_LOG_LEVEL": "warning", "SPEECH_STT__FALLBACK_MODEL": "whisper-base"}
+    with ExitStack() as stack:
+        if count > 1:
+            from bench.postgres import create_database, postgres_server
+
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            base = stack.enter_context(postgres_server())
+            env["SPEECH_BATCH__DATABASE_URL"] = create_database(base, "load")
+            env["SPEECH_BATCH__FILES_DIR"] = str(tmp / "files")
+            redis = stack.enter_context(_redis())
+            if redis is not None:
+                env["SPEECH_RATE_LIMITS__STORAGE_URI"] = redis
+        servers = [stack.enter_context(server_process(
+            {**env, "SPEECH_BATCH__REPLICA": f"replica-{i}",
+             **({"SPEECH_BATCH__DATA_DIR": str(tmp / f"data-{i}")} if count > 1 else {})}))
+            for i in range(count)]  # fmt: skip
+        yield servers
+
+
 async def _watch(url: str, pid: int, deadline: float, rss: list[tuple[float, float]],
                  depth: list[float]) -> None:  # fmt: skip
     started = time.monotonic()
@@ -205,36 +327,47 @@ async def _watch(url: str, pid: int, deadline: float, rss: list[tuple[float, flo
 def run_load(settings: Settings, args: argparse.Namespace) -> int:
     corpus = _corpus()
     long_mp3 = encoded(corpus.long.samples, "mp3")
-    clients = 4 * settings.workers.workers
+    replicas = args.replicas
+    clients = 4 * settings.workers.workers * replicas
     tally = Tally()
     rss: list[tuple[float, float]] = []
     depth: list[float] = []
-    env = {"SPEECH_LOG_LEVEL": "warning", "SPEECH_STT__FALLBACK_MODEL": "whisper-base"}
-    with server_process(env) as (url, process):
+    with _replicas(replicas) as servers:
+        urls = [url for url, _process in servers]
 
         async def main() -> None:
             deadline = time.monotonic() + args.seconds
             budget = [args.max_requests]
-            watcher = asyncio.create_task(_watch(url, process.pid, deadline, rss, depth))
+            watcher = asyncio.create_task(
+                _watch(urls[0], servers[0][1].pid, deadline, rss, depth))  # fmt: skip
+            batch = [_batch_client(urls, corpus, seed, deadline, tally)
+                     for seed in range(BATCH_CLIENTS if replicas > 1 else 0)]  # fmt: skip
             await asyncio.gather(*(
-                _client(url, corpus, long_mp3, seed, deadline, tally, budget)
+                _client(urls[seed % replicas], corpus, long_mp3, seed, deadline, tally, budget)
                 for seed in range(clients)
-            ))  # fmt: skip
+            ), *batch)  # fmt: skip
             await watcher
 
         started = time.monotonic()
         asyncio.run(main())
         took = time.monotonic() - started
-        alive = process.poll() is None
+        alive = all(process.poll() is None for _url, process in servers)
     OUT_DIR.mkdir(exist_ok=True)
     raw = {"statuses": dict(tally.statuses), "rss_mb": rss, "queue_depth": depth,
            "lost": tally.lost, "mismatched": tally.mismatched}  # fmt: skip
     (OUT_DIR / "load.json").write_text(json.dumps(raw, indent=1))
-    Path(args.output).write_text(_report(tally, rss, depth, clients, took, alive, args))
+    report = _report(tally, rss, depth, clients, took, alive, args)
+    if replicas > 1:
+        with open(args.output, "a", encoding="utf-8") as out:
+            out.write("\n" + report)
+    else:
+        Path(args.output).write_text(report)
     print(f"{args.output}: {tally.requests} requests", flush=True)
+    broken = tally.lines_lost or tally.lines_duplicated or tally.lines_mismatched
     return (
-        0 if alive and not tally.lost and not tally.mismatched and not _server_errors(tally) else 1
-    )
+        0 if alive and not tally.lost and not tally.mismatched and not _server_errors(tally)
+        and not broken else 1
+    )  # fmt: skip
 
 
 def _server_errors(tally: Tally) -> int:
@@ -267,6 +400,30 @@ def _report(tally: Tally, rss: list[tuple[float, float]], depth: list[float], cl
     drift, trend = _drift(rss)
     lines = heading("reliability under mixed load")
     lines[0] = "# Reliability: the last `make load` run"
+    if args.replicas > 1:
+        lines[0] = (
+            f"## Two replicas, one deployment: the last `bench load --replicas {args.replicas}` run"
+        )
+        lines += [
+            f"{args.replicas} `serve` processes sharing a throwaway PostgreSQL (the job store), "
+            "Redis (the rate limits) and one files directory; the interactive clients "
+            f"alternate between them, and {BATCH_CLIENTS} batch clients each create a batch "
+            f"of {BATCH_LINES} clips on one replica and follow and read it on the other, "
+            "again and again. Every custom id must come back once with its transcript.",
+            "",
+            "| batch measure | value | must be |",
+            "|---|---|---|",
+            f"| batches completed | {tally.batches} | |",
+            f"| lines sent / back | {tally.batch_lines} / {tally.lines_back} | equal |",
+            f"| lines lost | {tally.lines_lost} | 0 |",
+            f"| lines duplicated | {tally.lines_duplicated} | 0 |",
+            f"| lines with a wrong transcript | {tally.lines_mismatched} | 0 |",
+            "| lines run by each replica | " + ", ".join(
+                f"{k}: {n}" for k, n in sorted(tally.by_replica.items())) + " | both |",
+            "",
+            "The interactive traffic (memory measured on the first replica):",
+            "",
+        ]  # fmt: skip
     lines += [
         f"{took:.0f} s of mixed traffic from {clients} concurrent clients (4x the server's "
         f"{clients // 4} request workers) against a fresh `serve` process on loopback; "
@@ -304,6 +461,7 @@ def _report(tally: Tally, rss: list[tuple[float, float]], depth: list[float], cl
         lines += ["", "Problems: " + "; ".join([*tally.lost, *tally.mismatched][:20])]
     lines += [
         "",
-        f"Command: `speech-pipeline bench load --seconds {args.seconds:g}` (`make load`).",
+        f"Command: `speech-pipeline bench load --seconds {args.seconds:g}"
+        + (f" --replicas {args.replicas}`." if args.replicas > 1 else "` (`make load`)."),
     ]
     return "\n".join(lines) + "\n"
