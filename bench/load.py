@@ -328,7 +328,7 @@ def run_load(settings: Settings, args: argparse.Namespace) -> int:
     corpus = _corpus()
     long_mp3 = encoded(corpus.long.samples, "mp3")
     replicas = args.replicas
-    clients = 4 * settings.workers.workers * replicas
+    clients = 4 * settings.workers.workers  # the same clients, spread over the replicas
     tally = Tally()
     rss: list[tuple[float, float]] = []
     depth: list[float] = []
@@ -426,7 +426,13 @@ def _report(tally: Tally, rss: list[tuple[float, float]], depth: list[float], cl
         ]  # fmt: skip
     lines += [
         f"{took:.0f} s of mixed traffic from {clients} concurrent clients (4x the server's "
-        f"{clients // 4} request workers) against a fresh `serve` process on loopback; "
+        f"{clients // 4} request workers) against "
+        + (
+            "a fresh `serve` process"
+            if args.replicas == 1
+            else f"{args.replicas} fresh `serve` processes, alternately,"
+        )
+        + " on loopback; "
         "`bench/load.py` says what is sent and how each response is checked.",
         "",
         "| measure | value | must be |",
