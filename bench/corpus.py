@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -54,9 +55,13 @@ class Clip:
         return float(self.samples.shape[0]) / SAMPLE_RATE
 
 
-def speak(lines: Sequence[tuple[str, str]]) -> list[list[Samples]]:
-    """Each (text, voice id) rendered by the project's voices without timbre noise: the
-    chunks (sentences) the synthesizer renders it in, each at 16 kHz."""
+def speak(
+    lines: Sequence[tuple[str, str]], english_engine: Literal["piper", "kokoro"] = "piper"
+) -> list[list[Samples]]:
+    """Each (text, voice id) rendered by the project's voices without timbre noise, and
+    without pacing (the same chunks on every run): the chunks (sentences) the
+    synthesizer renders it in, each at 16 kHz. English on Piper (the corpus every bench
+    has used) unless Kokoro is asked for."""
     from audio.settings import TtsSettings
     from audio.wiring import voice_engines
     from voices.catalog import VoiceCatalog
@@ -64,7 +69,8 @@ def speak(lines: Sequence[tuple[str, str]]) -> list[list[Samples]]:
     from voices.types import SpeechOptions
 
     catalog = VoiceCatalog.load()
-    synthesizer = Synthesizer(voice_engines(TtsSettings(piper_noise_scale=0.0)))
+    settings = TtsSettings(piper_noise_scale=0.0, english_engine=english_engine)
+    synthesizer = Synthesizer(voice_engines(settings), paced=False)
     return [
         [resample(chunk.samples, chunk.sample_rate, SAMPLE_RATE)
          for chunk in synthesizer.stream(text, catalog.lookup(voice), SpeechOptions())]

@@ -1,8 +1,14 @@
 """`speech-pipeline bench diarize`: who-spoke-when accuracy (DER) on conversations built
 from real speech and from the project's voices, and what diarization costs a request.
 
-Accuracy: conversations from `bench.conversations` (reference turns known by
-construction), diarized in this process. DER as pyannote.metrics defines it (missed +
+Accuracy, real meetings: the ten 30-s AMI excerpts in `SAMPLES/meetings` (2-4 people
+each, 21 in all, short turns, overlapping speech) scored against `meetings.rttm`, per
+file and over the set, with the threshold swept.
+
+Accuracy, built conversations: from `bench.conversations` (reference turns known by
+construction), diarized in this process; among them, six same-gender pairs of the
+English voices as Kokoro speaks them (one speaker each, no channel difference).
+DER as pyannote.metrics defines it (missed +
 false alarm + confusion over reference speech, optimal one-to-one label mapping,
 overlapped speech counted per speaker), collar 0.25 s (0.125 s either side of each
 reference boundary) and, for comparison, no collar. Speaker count right = as many
@@ -27,6 +33,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from audio.media.decode import decode_audio
 from bench.conversations import (
     Conversation,
     Speaker,
@@ -42,7 +49,7 @@ from common.pcm import SAMPLE_RATE
 from diarizer.encoder import VoiceEncoder
 from diarizer.metrics import der_parts
 from diarizer.pipeline import Diarizer, Embedded
-from diarizer.types import DiarizeOptions
+from diarizer.types import DiarizeOptions, SpeakerTurn
 from segmenter.vad import SileroVad
 
 ARABIC_TEXT = (
@@ -54,7 +61,9 @@ TTS_VOICES = (
     "Khalid-PlayAI", "Gail-PlayAI", "Nasser-PlayAI", "Mason-PlayAI", "Quinn-PlayAI",
 )  # fmt: skip
 """English voices (one Piper speaker, shaped) alternating with the Arabic voices (espeak-ng)."""
-THRESHOLDS = (0.35, 0.4, 0.45, 0.5, 0.55)
+THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
+KOKORO_PAIRS = 6
+"""Same-gender pairs of the English catalog voices (as Kokoro speaks them), half female."""
 REAL_CONVERSATIONS = 20
 SEED = 2026
 
@@ -74,6 +83,92 @@ def tts_speakers(count: int) -> list[Speaker]:
         Speaker(name, phrases(np.concatenate(chunks), vad))
         for name, chunks in zip(names, speak(list(zip(texts, names, strict=True))), strict=True)
     ]
+
+
+def kokoro_pairs(rng: np.random.Generator) -> list[Conversation]:
+    """KOKORO_PAIRS conversations, each of two English voices of one gender (Kokoro)."""
+    from voices.catalog import VoiceCatalog
+
+    english = [v for v in VoiceCatalog.load().voices if v.language == "en" and v.speaker
+               and v.name.endswith("-PlayAI")]  # fmt: skip
+    pairs: list[tuple[str, str]] = []
+    for gender in ("female", "male"):
+        names = [v.name for v in english if v.gender == gender]
+        pairs += list(zip(names[0::2], names[1::2], strict=False))[: KOKORO_PAIRS // 2]
+    wanted = sorted({name for pair in pairs for name in pair})
+    texts = [(PARAGRAPHS[i % len(PARAGRAPHS)], name) for i, name in enumerate(wanted)]
+    vad = SileroVad()
+    rendered = speak(texts, "kokoro")
+    spoken = {name: Speaker(name, phrases(np.concatenate(chunks), vad))
+              for (_t, name), chunks in zip(texts, rendered, strict=True)}  # fmt: skip
+    return [conversation(f"kokoro-{a}-{b}", [spoken[a], spoken[b]], rng) for a, b in pairs]
+
+
+def meeting_references(directory: Path) -> dict[str, list[SpeakerTurn]]:
+    """The turns of `meetings.rttm`, by file id."""
+    turns: dict[str, list[SpeakerTurn]] = {}
+    for line in (directory / "meetings.rttm").read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] == "SPEAKER":
+            start, duration = float(fields[3]), float(fields[4])
+            turns.setdefault(fields[1], []).append(SpeakerTurn(start, start + duration, fields[7]))
+    return turns
+
+
+def _meetings(diarizer: Diarizer, directory: Path) -> list[str]:
+    """The meetings' rows: per file at the default threshold, the set, the sweep."""
+    refs = meeting_references(directory)
+    embedded = {name: diarizer.embed_file(decode_audio(str(directory / f"{name}.flac")))
+                for name in sorted(refs)}  # fmt: skip
+    default = DiarizeOptions()
+    lines = [
+        "", f"Real meetings (`meetings/`, {len(refs)} AMI excerpts of 30 s, overlap scored), "
+        f"threshold {default.threshold}:", "",
+        "| file | speakers | found | DER (collar 0.25) | DER (no collar) | missed | false alarm "
+        "| confusion |",
+        "|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    total = np.zeros(4)
+    ders, bare_ders, within = [], [], 0
+    for name in sorted(refs):
+        found = diarizer.turns(embedded[name], default)
+        parts = der_parts(refs[name], found.turns, 0.25)
+        bare = der_parts(refs[name], found.turns, 0.0).der
+        speakers = len({t.speaker for t in refs[name]})
+        within += abs(len(found.speakers) - speakers) <= 1
+        ders.append(parts.der)
+        bare_ders.append(bare)
+        total += [parts.reference, parts.missed, parts.false_alarm, parts.confusion]
+        ref = parts.reference
+        lines.append(f"| {name} | {speakers} | {len(found.speakers)} | {parts.der:.1%} | "
+                     f"{bare:.1%} | {parts.missed / ref:.1%} | {parts.false_alarm / ref:.1%} | "
+                     f"{parts.confusion / ref:.1%} |")  # fmt: skip
+    ref = total[0]
+    lines += [
+        f"| **mean of files** | | count within ±1: {within}/{len(refs)} | "
+        f"**{np.mean(ders):.1%}** | {np.mean(bare_ders):.1%} | | | |",
+        f"| **whole set** (time-weighted) | | | {total[1:].sum() / ref:.1%} | | "
+        f"{total[1] / ref:.1%} | {total[2] / ref:.1%} | {total[3] / ref:.1%} |",
+        "", "Threshold sweep on the meetings:", "",
+        "| threshold | mean DER | set DER | confusion | count within ±1 | exact |",
+        "|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for threshold in THRESHOLDS:
+        options = DiarizeOptions(threshold=threshold)
+        sweep = np.zeros(4)
+        means, near, exact = [], 0, 0
+        for name in sorted(refs):
+            found = diarizer.turns(embedded[name], options)
+            parts = der_parts(refs[name], found.turns, 0.25)
+            speakers = len({t.speaker for t in refs[name]})
+            near += abs(len(found.speakers) - speakers) <= 1
+            exact += len(found.speakers) == speakers
+            means.append(parts.der)
+            sweep += [parts.reference, parts.missed, parts.false_alarm, parts.confusion]
+        set_der, confusion = sweep[1:].sum() / sweep[0], sweep[3] / sweep[0]
+        lines.append(f"| {threshold} | {np.mean(means):.1%} | {set_der:.1%} | {confusion:.1%} | "
+                     f"{near}/{len(refs)} | {exact}/{len(refs)} |")  # fmt: skip
+    return lines
 
 
 def _score(
@@ -149,16 +244,18 @@ def run_diarize_bench(args: argparse.Namespace) -> int:
                                                     "Khalid-PlayAI", "Nasser-PlayAI"}]  # fmt: skip
     shaped = [conversation(f"shaped-{a.name}-{b.name}", [a, b], rng)
               for a, b in zip(english[0::2], english[1::2], strict=True)]  # fmt: skip
+    kokoro = kokoro_pairs(rng)
     sets = {
         "real voices, 2 speakers": real2,
         "real voices, 1 speaker": real1,
         "TTS, Piper English vs espeak-ng Arabic voice": cross,
         "TTS, two shaped variants of the one Piper speaker": shaped,
+        "TTS, Kokoro: same-gender pairs of the English voices": kokoro,
     }
     started = time.perf_counter()
     embedded = {name: [diarizer.embed_file(c.samples) for c in convs]
                 for name, convs in sets.items()}  # fmt: skip
-    real2_emb, real1_emb, _cross_emb, shaped_emb = embedded.values()
+    real2_emb, real1_emb, _cross_emb, shaped_emb, _kokoro_emb = embedded.values()
     embed_seconds = time.perf_counter() - started
     audio_seconds = sum(c.samples.shape[0] for convs in sets.values() for c in convs) / SAMPLE_RATE
     default = DiarizeOptions()
@@ -185,6 +282,7 @@ def run_diarize_bench(args: argparse.Namespace) -> int:
     der, right, worst = _score(diarizer, shaped, shaped_emb, two)
     lines.append(f"| shaped Piper pair, `min_speakers=max_speakers=2` | {len(shaped)} | | "
                  f"{der:.1%} | | {worst:.1%} | {right}/{len(shaped)} |")  # fmt: skip
+    lines += _meetings(diarizer, Path(args.samples) / "meetings")
     lines += ["", "Threshold sensitivity, real voices (2 speakers and 1 speaker together):", "",
               "| threshold | DER | count right |", "|---|---|---|"]  # fmt: skip
     both = real2 + real1

@@ -62,12 +62,17 @@ class RenderPace:
 
 
 class Synthesizer:
-    def __init__(self, engines: VoiceEngines) -> None:
+    def __init__(self, engines: VoiceEngines, paced: bool = True) -> None:
+        """`paced=False` (files rendered offline, benchmarks): the chunks depend on the
+        text alone, never on timing (the first sentence cut as for a fast engine)."""
         self.engines = engines
+        self.paced = paced
         self.pace = RenderPace()
 
     def first_chunk_chars(self, pace_key: str) -> int:
         """How much text the first chunk of a stream may hold on this engine."""
+        if not self.paced:
+            return FIRST_CHUNK_CHARS
         budget = int(FIRST_AUDIO_S / self.pace.cost(pace_key))
         return max(MIN_FIRST_CHARS, min(FIRST_CHUNK_CHARS, budget))
 
@@ -84,7 +89,7 @@ class Synthesizer:
         made = 0.0
         while pieces:
             piece = pieces.popleft()
-            if first_at is not None:
+            if first_at is not None and self.paced:
                 ahead = first_at + made - time.monotonic()
                 limit = int(ahead * HEADROOM / self.pace.cost(paced))
                 cut = split_to_fit(piece, limit) if len(piece) > limit else None
