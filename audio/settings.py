@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from audio.ops.keys import ANONYMOUS_PROJECT, PROJECT_NAME
+from diarizer.types import DiarizeOptions
 from segmenter.vad import VadOptions
 from transcriber.embedded import EMBEDDED_MODEL_ID, EMBEDDED_SOURCE
 from transcriber.registry import RegistryConfig
@@ -266,7 +267,7 @@ class WyomingSettings(BaseModel):
 class DiarizationSettings(BaseModel):
     """Who spoke when (`response_format=diarized_json`, `diarize=true`)."""
 
-    threshold: float = Field(default=0.45, gt=0, lt=2)
+    threshold: float = Field(default=DiarizeOptions.threshold, gt=0, lt=2)
     """Cosine distance between two groups of voice windows above which they are
     different speakers (lower: more speakers); chosen by `bench diarize`."""
     weights: Path | None = None

@@ -48,9 +48,14 @@ def _grid(turns: Sequence[SpeakerTurn], names: list[str], frames: int) -> npt.ND
 
 
 def der_parts(
-    reference: Sequence[SpeakerTurn], hypothesis: Sequence[SpeakerTurn], collar: float = 0.25
+    reference: Sequence[SpeakerTurn],
+    hypothesis: Sequence[SpeakerTurn],
+    collar: float = 0.25,
+    skip_overlap: bool = False,
 ) -> DerParts:
-    """The error parts of `hypothesis` against `reference` (see the module docstring)."""
+    """The error parts of `hypothesis` against `reference` (see the module docstring);
+    `skip_overlap` leaves out where the reference has two or more speakers at once (as
+    pyannote.metrics' `skip_overlap`)."""
     end = max([t.end for t in reference] + [t.end for t in hypothesis] + [0.0])
     frames = round(end / STEP) + 1
     ref_names = sorted({t.speaker for t in reference})
@@ -63,6 +68,8 @@ def der_parts(
         for edge in (turn.start, turn.end):
             centre = round(edge / STEP)
             scored[max(0, centre - half) : centre + half] = False
+    if skip_overlap:
+        scored &= ref.sum(axis=0) <= 1
     ref, hyp = ref[:, scored], hyp[:, scored]
     n_ref, n_hyp = ref.sum(axis=0), hyp.sum(axis=0)
     correct = 0.0

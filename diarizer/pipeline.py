@@ -32,9 +32,11 @@ from segmenter.windows import Span, speech_regions
 
 HOP_SECONDS = 0.8
 """Distance between the starts of two embedding windows inside a speech region."""
-REGION_VAD = VadOptions(threshold=0.5, silence_ms=250, padding_ms=60, min_speech_ms=200)
+REGION_VAD = VadOptions(threshold=0.2, silence_ms=250, padding_ms=60, min_speech_ms=200)
 """Speech regions for diarization: finer than the transcriber's, so a pause between two
-speakers separates them."""
+speakers separates them, and more sensitive (0.2, not Silero's 0.5): on the far-field
+AMI meetings 0.5 missed 9.5% of the reference speech beyond the overlap, 0.2 misses 2.6%
+for 2.5% false alarm."""
 KNOWN_MIN_SIMILARITY = 0.7
 """A speaker takes a known name only if its voice is at least this close (cosine) to
 the reference."""

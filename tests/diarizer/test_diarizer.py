@@ -190,3 +190,29 @@ def test_cancel_stops_the_work(diarizer: Diarizer, shared_samples: Path) -> None
     assert diarizer.diarize(talk, cancel=stop).turns == ()
     assert len(diarizer.embed_file(talk, stop).windows) == 0
     assert diarizer.diarize(talk, cancel=threading.Event()).turns != ()
+
+
+def _between(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, float]:
+    """`first` cut in two with `second` between its halves (0.3 s pauses); the middle of
+    `second` on the timeline."""
+    half = first.shape[0] // 2
+    gap = np.zeros(4800, np.float32)
+    mix = np.concatenate([first[:half], gap, second, gap, first[half:]])
+    return mix, (half + 4800 + second.shape[0] / 2) / 16000
+
+
+def _speaker_at(turns: tuple[SpeakerTurn, ...], at: float) -> set[str]:
+    return {t.speaker for t in turns if t.start <= at <= t.end}
+
+
+def test_a_two_second_turn_of_another_real_voice_is_its_own_speaker(
+    diarizer: Diarizer, shared_samples: Path
+) -> None:
+    """Two seconds of JFK between two stretches of the multilingual.mp3 reader."""
+    reader, kennedy = real_speakers(shared_samples, diarizer.vad)
+    first = np.concatenate(reader.phrases[:6])[: 16000 * 10]
+    mix, middle = _between(first, np.concatenate(kennedy.phrases)[: 16000 * 2])
+    found = diarizer.diarize(mix)
+    assert len(found.speakers) == 2
+    assert _speaker_at(found.turns, middle) == {"B"}
+    assert _speaker_at(found.turns, 1.0) == _speaker_at(found.turns, mix.shape[0] / 16000 - 1)
