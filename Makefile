@@ -66,7 +66,7 @@ test-deps:
 	fi
 
 test: lint test-deps
-	$(BIN)/pytest -ra
+	$(BIN)/pytest -ra --durations=15
 
 # Real human speech for the benches, when the shared samples sit beside the checkout.
 BENCH_SAMPLES ?= $(wildcard ../shared/samples)
