@@ -69,29 +69,33 @@ class Synthesizer:
         self.paced = paced
         self.pace = RenderPace()
 
-    def first_chunk_chars(self, pace_key: str) -> int:
+    def first_chunk_chars(self, pace_key: str, paced: bool = True) -> int:
         """How much text the first chunk of a stream may hold on this engine."""
-        if not self.paced:
+        if not paced:
             return FIRST_CHUNK_CHARS
         budget = int(FIRST_AUDIO_S / self.pace.cost(pace_key))
         return max(MIN_FIRST_CHARS, min(FIRST_CHUNK_CHARS, budget))
 
-    def stream(self, text: str, voice: Voice, options: SpeechOptions) -> Iterator[PcmChunk]:
-        """Yield shaped audio piece by piece, paced as the module says (blocking; run off
-        the event loop)."""
+    def stream(
+        self, text: str, voice: Voice, options: SpeechOptions, paced: bool | None = None
+    ) -> Iterator[PcmChunk]:
+        """Yield shaped audio piece by piece, paced as the module says unless `paced` is
+        False (a whole file: its chunks then depend on the text alone) or the synthesizer
+        was made unpaced (blocking; run off the event loop)."""
+        paced = self.paced if paced is None else paced
         engine_id, shaped = self.engines.engine_for(voice)
         engine = self.engines.get(engine_id)
-        paced = _pace_key(engine_id)
+        key = _pace_key(engine_id)
         rate = voice.rate * options.speed
         sentences = split_sentences(normalise(text, voice.language))
-        pieces = deque(shorten_first(sentences, self.first_chunk_chars(paced)))
+        pieces = deque(shorten_first(sentences, self.first_chunk_chars(key, paced)))
         first_at: float | None = None
         made = 0.0
         while pieces:
             piece = pieces.popleft()
-            if first_at is not None and self.paced:
+            if first_at is not None and paced:
                 ahead = first_at + made - time.monotonic()
-                limit = int(ahead * HEADROOM / self.pace.cost(paced))
+                limit = int(ahead * HEADROOM / self.pace.cost(key))
                 cut = split_to_fit(piece, limit) if len(piece) > limit else None
                 if cut is not None:
                     piece = cut[0]
@@ -103,7 +107,7 @@ class Synthesizer:
                     pcm = reshape(pcm, engine.sample_rate, voice.f0_hz, voice.formant, rate)
             else:  # a speaker of its own: only its rate is asked of the engine
                 pcm = engine.render(piece, rate)
-            self.pace.learn(paced, time.monotonic() - started, len(piece))
+            self.pace.learn(key, time.monotonic() - started, len(piece))
             if pcm.size == 0:
                 continue
             chunk = PcmChunk(pcm, engine.sample_rate)

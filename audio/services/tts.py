@@ -43,8 +43,8 @@ class TtsService:
         self.seconds_rendered = 0.0
         """Seconds of speech rendered (/metrics)."""
 
-    def _rendered(self, job: SpeechJob) -> Iterator[PcmChunk]:
-        for chunk in self.synthesizer.stream(job.text, job.voice, job.options):
+    def _rendered(self, job: SpeechJob, paced: bool) -> Iterator[PcmChunk]:
+        for chunk in self.synthesizer.stream(job.text, job.voice, job.options, paced):
             with self._lock:
                 self.seconds_rendered += chunk.seconds
             yield chunk
@@ -70,8 +70,9 @@ class TtsService:
         return voice
 
     def render_now(self, job: SpeechJob) -> bytes:
-        """Blocking: the whole file."""
-        chunks = [(c.samples, c.sample_rate) for c in self._rendered(job)]
+        """Blocking: the whole file (not paced: nobody is listening yet, so its chunks,
+        and so its audio, depend on the text alone)."""
+        chunks = [(c.samples, c.sample_rate) for c in self._rendered(job, paced=False)]
         return encode_whole(chunks, job.response_format, job.sample_rate)
 
     async def render(self, job: SpeechJob) -> bytes:
@@ -82,7 +83,7 @@ class TtsService:
             yield self.render_now(job)
             return
         encoder = SpeechEncoder(job.response_format, job.sample_rate, streaming=True)
-        for chunk in self._rendered(job):
+        for chunk in self._rendered(job, paced=True):
             data = encoder.push(chunk.samples, chunk.sample_rate)
             if data:
                 yield data

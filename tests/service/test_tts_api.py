@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from audio.media.decode import decode_audio
-from audio.media.encode import SPEECH_FORMATS, mulaw
+from audio.media.encode import SENT_WHOLE, SPEECH_FORMATS, mulaw
 
 from ..bad_inputs import SPEECH_CASES, speech_case_body
 from ..fakehub import fake_hub
@@ -59,10 +59,11 @@ def _speech(client: httpx.Client, **fields: object) -> httpx.Response:
 
 
 @pytest.mark.parametrize("fmt", SPEECH_FORMATS)
+@pytest.mark.parametrize("stream", [False, True])
 def test_every_format_decodes_to_the_same_duration(
-    client: httpx.Client, reference: float, fmt: str
+    client: httpx.Client, reference: float, fmt: str, stream: bool
 ) -> None:
-    response = _speech(client, response_format=fmt, sample_rate=16000)
+    response = _speech(client, response_format=fmt, sample_rate=16000, stream=stream)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("audio/")
     data = response.content
@@ -76,7 +77,12 @@ def test_every_format_decodes_to_the_same_duration(
         assert abs(decoded.shape[0] - len(data)) <= 1
     else:
         seconds = decode_audio(io.BytesIO(data)).shape[0] / 16000
-    assert seconds == pytest.approx(reference, rel=0.02), (fmt, seconds, reference)
+    # A whole file depends on the text alone: every format holds the same audio. A
+    # streamed one is paced: when the engine falls behind (Kokoro on a busy CPU) a
+    # sentence is cut at a clause break and spoken as two, each with its own edges
+    # (measured: up to 0.5 s over this 8-s text); a lost chunk is 2-4 s.
+    tolerance = 0.02 if not stream or fmt in SENT_WHOLE else 0.12
+    assert seconds == pytest.approx(reference, rel=tolerance), (fmt, seconds, reference)
 
 
 @pytest.mark.parametrize("rate", [8000, 16000, 22050, 24000, 32000, 44100, 48000])
@@ -99,7 +105,8 @@ def test_mulaw_matches_g711_reference() -> None:
 
 
 def test_speed_two_halves_the_duration(client: httpx.Client, reference: float) -> None:
-    fast = _speech(client, voice="echo", model="tts-1", speed=2.0, response_format="pcm")
+    fast = _speech(client, voice="echo", model="tts-1", speed=2.0, response_format="pcm",
+                   stream=False)  # fmt: skip
     seconds = len(fast.content) / 2 / 24000
     assert seconds == pytest.approx(reference / 2, rel=0.15)
 
