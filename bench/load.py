@@ -45,6 +45,7 @@ from audio.media.encode import DEFAULT_SPEECH_SAMPLE_RATE
 from audio.settings import Settings
 from bench.corpus import Clip, encoded, long_form, render_paragraphs
 from bench.report import OUT_DIR, ROOT, heading
+from bench.server import redis_server
 from bench.stt import server_process, status_mb, word_error_rate
 from common.pcm import SAMPLE_RATE
 
@@ -271,44 +272,23 @@ async def _batch_client(
 
 
 @contextmanager
-def _redis() -> Iterator[str | None]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        yield None
-        return
-    from bench.server import free_port
-
-    port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save",
-                                "", "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
-    try:
-        time.sleep(0.5)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@contextmanager
 def _replicas(count: int) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
-    """`count` serve processes; two or more share PostgreSQL, Redis and one files dir."""
+    """One `serve` process, or `count` sharing a throwaway PostgreSQL, Redis (where
+    installed) and one files directory."""
     env = {"SPEECH_LOG_LEVEL": "warning", "SPEECH_STT__FALLBACK_MODEL": "whisper-base"}
-    with ExitStack() as stack:
-        if count > 1:
-            from bench.postgres import create_database, postgres_server
+    if count == 1:
+        with server_process(env) as server:
+            yield [server]
+        return
+    from bench.postgres import create_database, postgres_server
+    from bench.replicas import replicas
 
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            base = stack.enter_context(postgres_server())
-            env["SPEECH_BATCH__DATABASE_URL"] = create_database(base, "load")
-            env["SPEECH_BATCH__FILES_DIR"] = str(tmp / "files")
-            redis = stack.enter_context(_redis())
-            if redis is not None:
-                env["SPEECH_RATE_LIMITS__STORAGE_URI"] = redis
-        servers = [stack.enter_context(server_process(
-            {**env, "SPEECH_BATCH__REPLICA": f"replica-{i}",
-             **({"SPEECH_BATCH__DATA_DIR": str(tmp / f"data-{i}")} if count > 1 else {})}))
-            for i in range(count)]  # fmt: skip
-        yield servers
+    with ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        database = create_database(stack.enter_context(postgres_server()), "load")
+        if shutil.which("redis-server"):
+            env["SPEECH_RATE_LIMITS__STORAGE_URI"] = stack.enter_context(redis_server())
+        yield stack.enter_context(replicas(env, count, database, root))
 
 
 async def _watch(url: str, pid: int, deadline: float, rss: list[tuple[float, float]],

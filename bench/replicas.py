@@ -17,10 +17,12 @@ import argparse
 import base64
 import json
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,7 +30,6 @@ import httpx
 from bench.batch import ENDPOINT, generated_archive
 from bench.postgres import create_database, postgres_server, why_not
 from bench.report import heading, publish
-from bench.server import free_port
 from bench.stt import server_process
 
 FILES = 40
@@ -36,18 +37,28 @@ ROUNDS = 3
 STORE_LINES = 2000
 
 
-def _batch_wall(
-    base: str, tmp: Path, replicas: int, workers: int, body: bytes
-) -> tuple[float, dict[str, int]]:
-    database = create_database(base, f"bench_{uuid.uuid4().hex[:10]}")
-    env = {"SPEECH_LOG_LEVEL": "warning", "SPEECH_STT__FALLBACK_MODEL": "whisper-base",
-           "SPEECH_BATCH__DATABASE_URL": database, "SPEECH_BATCH__WORKERS": str(workers),
-           "SPEECH_BATCH__FILES_DIR": str(tmp / database.rsplit("/", 1)[1])}  # fmt: skip
+@contextmanager
+def replicas(
+    env: dict[str, str], count: int, database: str, root: Path
+) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """`count` `serve` processes sharing `database` and one files directory under `root`,
+    each with a data directory of its own and the name `replica-N`."""
+    shared = {**env, "SPEECH_BATCH__DATABASE_URL": database,
+              "SPEECH_BATCH__FILES_DIR": str(root / "files")}  # fmt: skip
     with ExitStack() as stack:
-        urls = [stack.enter_context(server_process(
-            {**env, "SPEECH_BATCH__REPLICA": f"r{i}",
-             "SPEECH_BATCH__DATA_DIR": str(tmp / f"{database[-10:]}-{i}")}, free_port()))[0]
-            for i in range(replicas)]  # fmt: skip
+        yield [stack.enter_context(server_process({
+            **shared, "SPEECH_BATCH__REPLICA": f"replica-{i}",
+            "SPEECH_BATCH__DATA_DIR": str(root / f"data-{i}")})) for i in range(count)]  # fmt: skip
+
+
+def _batch_wall(
+    base: str, tmp: Path, count: int, workers: int, body: bytes
+) -> tuple[float, dict[str, int]]:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    env = {"SPEECH_LOG_LEVEL": "warning", "SPEECH_STT__FALLBACK_MODEL": "whisper-base",
+           "SPEECH_BATCH__WORKERS": str(workers)}  # fmt: skip
+    with replicas(env, count, create_database(base, name), tmp / name) as servers:
+        urls = [url for url, _process in servers]
         with httpx.Client(base_url=urls[0], timeout=600) as client:
             source = client.post("/v1/files", data={"purpose": "batch"},
                                  files={"file": ("in.jsonl", body)}).json()  # fmt: skip
@@ -108,8 +119,8 @@ def run_replicas_bench(args: argparse.Namespace) -> int:
                   "one replica, 2 lines at a time": (1, 2),
                   "two replicas, 1 line at a time each": (2, 1)}  # fmt: skip
         for _ in range(ROUNDS):
-            for label, (replicas, workers) in setups.items():
-                wall, by = _batch_wall(base, tmp, replicas, workers, body)
+            for label, (count, workers) in setups.items():
+                wall, by = _batch_wall(base, tmp, count, workers, body)
                 rows.setdefault(label, []).append(wall)
                 shares[label] = by
         pg = _store_rate(create_database(base, "store_rate"), tmp)

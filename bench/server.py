@@ -56,3 +56,35 @@ def serving_app(
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A throwaway redis-server on loopback (no persistence); its URL. Needs the
+    `redis-server` program (Debian's package)."""
+    import shutil
+    import subprocess
+
+    import redis
+
+    binary = shutil.which("redis-server")
+    assert binary is not None, "redis-server is not installed"
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+         "no"], stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if redis.Redis(host="127.0.0.1", port=port).ping():
+                    break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,9 +9,9 @@ import pytest
 
 from audio.settings import Settings, SttSettings
 from bench.postgres import create_database, postgres_server, why_not
-from bench.server import free_port
+from bench.server import redis_server
 
-from .helpers import SHARED_SAMPLES, live_server, wait_until
+from .helpers import SHARED_SAMPLES, live_server
 
 
 @pytest.fixture(scope="session")
@@ -75,27 +74,8 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (make test installs it where it can: "
                     "Debian's redis-server package, as root)")  # fmt: skip
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no"], stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_until(lambda: _redis_up(port), timeout=20)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _redis_up(port: int) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis(host="127.0.0.1", port=port).ping())
-    except redis.ConnectionError:
-        return False
+    with redis_server() as url:
+        yield url
