@@ -103,10 +103,12 @@ def shorten_first(sentences: list[str], limit: int = FIRST_CHUNK_CHARS) -> list[
     return sentences
 
 
-def split_to_fit(sentence: str, limit: int) -> tuple[str, str] | None:
+def split_to_fit(
+    sentence: str, limit: int, shortest: int = MIN_CHUNK_CHARS
+) -> tuple[str, str] | None:
     """The longest head of `sentence` no longer than `limit` that ends at a clause break
     or before a phrase word, and the rest; None where no such cut leaves both sides at
-    least MIN_CHUNK_CHARS long (the sentence is then rendered whole). A clause break or
+    least `shortest` long (the sentence is then rendered whole). A clause break or
     phrase word is preferred; a conjunction only where neither fits."""
     for tier in ((_CLAUSE_BREAK, _PHRASE_START), (_CONJUNCTION,)):
         cuts = [(sentence[: m.start()].strip(), sentence[m.end() :].strip())
@@ -114,7 +116,7 @@ def split_to_fit(sentence: str, limit: int) -> tuple[str, str] | None:
         fitting = [
             (head, tail)
             for head, tail in cuts
-            if MIN_CHUNK_CHARS <= len(head) <= limit and len(tail) >= MIN_CHUNK_CHARS
+            if shortest <= len(head) <= limit and len(tail) >= shortest
         ]
         if fitting:
             return max(fitting, key=lambda cut: len(cut[0]))

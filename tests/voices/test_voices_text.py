@@ -101,11 +101,24 @@ def test_the_synthesizer_learns_the_engine_speed_and_shortens_the_first_chunk() 
     synthesizer = Synthesizer(engines)  # type: ignore[arg-type]
     voice = VoiceCatalog.load().lookup("alloy")
     text = "Sure, I can help with that. Your order shipped this morning."
-    cold = [c.seconds for c in synthesizer.stream(text, voice, SpeechOptions())]
+    list(synthesizer.stream(text, voice, SpeechOptions()))
     assert engine.pieces == ["Sure, I can help with that.", "Your order shipped this morning."]
     assert synthesizer.pace.cost("slow") == pytest.approx(0.005, rel=0.5)
     synthesizer.pace.learn("slow", 1.0, 20)  # the CPU is now shared: 50 ms per character
     engine.pieces.clear()
     warm = [c.seconds for c in synthesizer.stream(text, voice, SpeechOptions())]
     assert engine.pieces[0] == "Sure,"
-    assert sum(warm) == pytest.approx(sum(cold) - 0.1)  # the same speech, less one space
+    assert " ".join(engine.pieces) == text  # every word, once, in order
+    assert sum(warm) == pytest.approx(0.1 * sum(map(len, engine.pieces)))
+
+
+def test_a_piece_that_would_arrive_late_is_cut_into_short_halves_rather_than_starve() -> None:
+    assert split_to_fit("I can help with that.", 17) is None  # no cut with 12-char sides
+    assert split_to_fit("I can help with that.", 17, shortest=8) == ("I can help", "with that.")
+    engine = _SlowEngine()
+    engines = SimpleNamespace(engine_for=lambda voice: ("slow", False), get=lambda _id: engine)
+    synthesizer = Synthesizer(engines)  # type: ignore[arg-type]
+    synthesizer.pace.learn("slow", 0.6, 20)  # 30 ms a character: "Sure," plays 0.5 s
+    voice = VoiceCatalog.load().lookup("alloy")
+    list(synthesizer.stream("Sure, I can help with that.", voice, SpeechOptions()))
+    assert engine.pieces == ["Sure,", "I can help", "with that."]
