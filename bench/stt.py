@@ -10,8 +10,10 @@ memory measurement (slow).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -52,10 +54,25 @@ class Row:
         return self.audio_seconds / self.wall_seconds
 
 
-def _norm(text: str) -> list[str]:
-    import re
+@functools.cache
+def _normalizer() -> Callable[[str], str]:
+    from whisper_normalizer.english import EnglishTextNormalizer
 
-    return re.sub(r"[^\w\s']", " ", text.lower()).split()
+    normalizer: Callable[[str], str] = EnglishTextNormalizer()
+    return normalizer
+
+
+def _norm(text: str) -> list[str]:
+    """Words as Whisper's own English evaluations compare them (whisper-normalizer's
+    EnglishTextNormalizer): case and punctuation dropped, "Dr." read as "doctor",
+    "fifteen percent" as "15%", British spellings as American; so a word counts as
+    wrong only when it is a different word. A clock time reads the same written 9:30 or
+    9.30 (Whisper writes both)."""
+    return _normalizer()(_CLOCK.sub(r"\1:\2", text)).split()
+
+
+_CLOCK = re.compile(r"(?<![$£€\d.])\b([01]?\d|2[0-3])\.([0-5]\d)\b(?!\.\d)")
+"""A time of day written with a dot (9.30), rewritten with a colon."""
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
