@@ -39,9 +39,10 @@ N_MELS = 40
 PARTIAL_FRAMES = 160
 """Frames in one partial utterance (1.6 s): what one embedding sees."""
 EMBEDDING_SIZE = 256
-_BATCH = 32
-"""Partials per LSTM pass: larger batches are no faster here and a batch of 128 held
-~350 MB at its peak (measured on an hour of speech), 32 about 100 MB."""
+_BATCH = 16
+"""Partials per LSTM pass: larger batches are no faster here. Embedding 64 clips at a
+time held +79 MB at its peak with 32 a pass, +26 MB with 16 (0.54 and 0.52 s per 64),
++10 MB with 8 but 0.75 s; a batch of 128 held ~350 MB (an hour of speech)."""
 
 
 def default_weights_path() -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench.conversations import conversation, monologue, real_speakers
-from diarizer.cluster import cluster
+from diarizer.cluster import MAX_LINKAGE_ROWS, cluster
 from diarizer.encoder import (
     VoiceEncoder,
     default_weights_path,
@@ -120,6 +120,16 @@ def test_clustering_finds_the_count_and_obeys_hints() -> None:
     assert int(cluster(one, DiarizeOptions(min_speakers=2, max_speakers=2)).max()) + 1 == 2
     assert cluster(two[:1], DiarizeOptions()).tolist() == [0]
     assert cluster(two[:0], DiarizeOptions()).tolist() == []
+
+
+def test_a_file_longer_than_the_linkage_holds_is_clustered_from_a_sample() -> None:
+    rng = np.random.default_rng(2)
+    a, b = (rng.standard_normal(64) for _ in range(2))
+    rows = MAX_LINKAGE_ROWS + 700  # about 25 minutes of speech, in turns of 200 windows
+    turns = [_blob(a if i % 2 == 0 else b, 200, rng) for i in range(-(-rows // 200))]
+    embeddings = np.concatenate(turns)[:rows].astype(np.float32)
+    expected = (np.arange(rows) // 200 % 2).tolist()
+    assert cluster(embeddings, DiarizeOptions()).tolist() == expected
 
 
 def _word(text: str, start: float, end: float) -> Word:
