@@ -40,8 +40,8 @@ from audio.media.decode import decode_audio, decode_int16
 from audio.settings import Settings
 from audio.wiring import Services, stt_registry
 from bench.corpus import Clip, encoded, long_form, render_paragraphs, render_sentences
-from bench.report import OUT_DIR, ROOT, heading, publish
-from bench.stt import HttpResult, http_concurrency, server_process, word_error_rate
+from bench.report import OUT_DIR, ROOT, heading, publish, word_error_rate
+from bench.stt import HttpResult, http_concurrency, server_process
 from common.pcm import SAMPLE_RATE, to_float32
 from segmenter.vad import SileroVad
 from transcriber.chunked import ChunkedEngine

@@ -44,9 +44,9 @@ from audio.media.decode import decode_audio
 from audio.media.encode import DEFAULT_SPEECH_SAMPLE_RATE
 from audio.settings import Settings
 from bench.corpus import Clip, encoded, long_form, render_paragraphs
-from bench.report import OUT_DIR, ROOT, heading
+from bench.report import OUT_DIR, ROOT, heading, word_error_rate
 from bench.server import redis_server
-from bench.stt import server_process, status_mb, word_error_rate
+from bench.stt import server_process, status_mb
 from common.pcm import SAMPLE_RATE
 
 REFERENCES = json.loads((ROOT / "samples" / "references.json").read_text())

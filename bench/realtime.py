@@ -37,8 +37,8 @@ from audio.media.decode import decode_audio
 from audio.media.encode import resample
 from bench.corpus import PARAGRAPHS, cycling_voices, encoded, speak
 from bench.latency import ENGLISH_HALF_SECONDS, MIT_ENGLISH, _p
-from bench.report import OUT_DIR, ROOT, heading, publish
-from bench.stt import server_process, word_error_rate
+from bench.report import OUT_DIR, ROOT, heading, publish, word_error_rate
+from bench.stt import server_process
 from common.pcm import INT16_MAX, SAMPLE_RATE
 from transcriber.types import Samples
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import platform
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +25,31 @@ def error_rate(reference: Sequence[str], hypothesis: Sequence[str]) -> float:
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp))
         previous = current
     return previous[-1] / max(1, len(reference))
+
+
+@functools.cache
+def _normalizer() -> Callable[[str], str]:
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    normalizer: Callable[[str], str] = EnglishTextNormalizer()
+    return normalizer
+
+
+def _norm(text: str) -> list[str]:
+    """Words as Whisper's own English evaluations compare them (whisper-normalizer's
+    EnglishTextNormalizer): case and punctuation dropped, "Dr." read as "doctor",
+    "fifteen percent" as "15%", British spellings as American; so a word counts as
+    wrong only when it is a different word. A clock time reads the same written 9:30 or
+    9.30 (Whisper writes both)."""
+    return _normalizer()(_CLOCK.sub(r"\1:\2", text)).split()
+
+
+_CLOCK = re.compile(r"(?<![$£€\d.])\b([01]?\d|2[0-3])\.([0-5]\d)\b(?!\.\d)")
+"""A time of day written with a dot (9.30), rewritten with a colon."""
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    return error_rate(_norm(reference), _norm(hypothesis))
 
 
 def heading(title: str) -> list[str]:

@@ -10,10 +10,8 @@ memory measurement (slow).
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -33,7 +31,7 @@ from audio.services.stt import SttService
 from audio.settings import Settings
 from audio.wiring import Services
 from bench.corpus import Clip, encoded, first_seconds, long_form, render_paragraphs
-from bench.report import OUT_DIR, error_rate, heading, publish
+from bench.report import OUT_DIR, heading, publish, word_error_rate
 from bench.server import free_port, serving
 from transcriber.types import Samples, SttOptions
 
@@ -52,31 +50,6 @@ class Row:
     @property
     def rtfx(self) -> float:
         return self.audio_seconds / self.wall_seconds
-
-
-@functools.cache
-def _normalizer() -> Callable[[str], str]:
-    from whisper_normalizer.english import EnglishTextNormalizer
-
-    normalizer: Callable[[str], str] = EnglishTextNormalizer()
-    return normalizer
-
-
-def _norm(text: str) -> list[str]:
-    """Words as Whisper's own English evaluations compare them (whisper-normalizer's
-    EnglishTextNormalizer): case and punctuation dropped, "Dr." read as "doctor",
-    "fifteen percent" as "15%", British spellings as American; so a word counts as
-    wrong only when it is a different word. A clock time reads the same written 9:30 or
-    9.30 (Whisper writes both)."""
-    return _normalizer()(_CLOCK.sub(r"\1:\2", text)).split()
-
-
-_CLOCK = re.compile(r"(?<![$£€\d.])\b([01]?\d|2[0-3])\.([0-5]\d)\b(?!\.\d)")
-"""A time of day written with a dot (9.30), rewritten with a colon."""
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    return error_rate(_norm(reference), _norm(hypothesis))
 
 
 def _timed(name: str, clip: Clip, run: Callable[[Samples], str]) -> Row:

@@ -21,7 +21,7 @@ import numpy as np
 from audio.media.encode import resample
 from audio.settings import Settings
 from audio.wiring import stt_registry, voice_engines
-from bench.report import OUT_DIR, error_rate, heading, publish
+from bench.report import OUT_DIR, error_rate, heading, publish, word_error_rate
 from bench.server import serving
 from common.pcm import SAMPLE_RATE
 from transcriber.sequential import SequentialEngine
@@ -255,8 +255,6 @@ def _engine_voices(
     settings: Settings, engine: str, catalog: VoiceCatalog
 ) -> dict[str, tuple[float, float, Pcm]]:
     """Per English voice: (mean WER over TEN, RTF, 16-kHz audio of the first three)."""
-    from bench.stt import word_error_rate
-
     stt = SequentialEngine(stt_registry(settings).get(settings.stt.default_model))
     options = SttOptions(language="en", beam_size=settings.stt.beam_size, vad_filter=False)
     tts = settings.tts.model_copy(update={"english_engine": engine})
