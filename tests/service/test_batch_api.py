@@ -10,6 +10,7 @@ import signal
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import openai
 import pytest
 
 from audio.settings import BatchSettings, UrlSettings
+from bench.postgres import create_database
 from bench.server import free_port
 from bench.stt import server_process
 
@@ -221,14 +223,20 @@ def _declared_upload(url: str, size: int) -> str:
 
 
 @pytest.fixture
-def process_env(tmp_path: Path, database_url: str | None) -> dict[str, str]:
+def process_env(
+    tmp_path: Path, database_url: str | None, request: pytest.FixtureRequest
+) -> dict[str, str]:
+    """A server process of the test's own: its data directory and, on PostgreSQL, its own
+    database (the module's server still runs, and would be a replica that cannot see
+    this one's files directory)."""
     env = {
         "SPEECH_BATCH__DATA_DIR": str(tmp_path / "batch"),
         "SPEECH_STT__FALLBACK_MODEL": "whisper-base", "SPEECH_WARMUP": "false",
         "SPEECH_LOG_LEVEL": "warning", "SPEECH_BATCH__LEASE_SECONDS": "3",
     }  # fmt: skip
     if database_url is not None:
-        env["SPEECH_BATCH__DATABASE_URL"] = database_url
+        base: str = request.getfixturevalue("postgres_base")
+        env["SPEECH_BATCH__DATABASE_URL"] = create_database(base, f"own_{uuid.uuid4().hex[:12]}")
     return env
 
 
