@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.errors import error_body
-from jobs.errors import JobError, NotFound, TooLarge
+from jobs.errors import BytesMissing, JobError, NotFound, TooLarge
 from transcriber.errors import Cancelled, ModelLoadFailed, ModelNotInstalled, UnknownModel
 
 
@@ -89,6 +89,13 @@ class NotFoundError(ServiceError):
     status_code = 404
     error_type = "invalid_request_error"
     code = "not_found"
+
+
+class FilesUnavailable(ServiceError):
+    """500: a stored file's bytes are not where the database says (a deployment fault:
+    the replicas do not share one files directory); the message says which file."""
+
+    code = "file_bytes_missing"
 
 
 class OverLimit(ServiceError):
@@ -203,6 +210,8 @@ def as_service_error(exc: BaseException) -> ServiceError | None:
     if isinstance(exc, Cancelled):
         return ClientDisconnected()
     if isinstance(exc, JobError):
-        kind = {NotFound: NotFoundError, TooLarge: OverLimit}.get(type(exc), InvalidRequest)
+        kind = {NotFound: NotFoundError, TooLarge: OverLimit, BytesMissing: FilesUnavailable}.get(
+            type(exc), InvalidRequest
+        )
         return kind(exc.message, param=exc.param, code=exc.code)
     return None

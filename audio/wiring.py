@@ -27,8 +27,9 @@ from audio.services.realtime import RealtimeHub
 from audio.services.request import warmup_options
 from audio.services.stt import SttService
 from audio.services.tts import TtsService
-from audio.settings import Budgets, Settings, TtsSettings
+from audio.settings import Budgets, Settings, SettingsProblem, TtsSettings
 from common.pcm import SAMPLE_RATE
+from jobs.errors import FilesDirNotShared
 from jobs.runner import BatchRunner
 from jobs.store import JobStore
 from segmenter.vad import SileroVad
@@ -108,10 +109,13 @@ def batch_store(settings: Settings) -> JobStore:
     set) and the files directory."""
     batch = settings.batch
     url = batch.database_url or f"sqlite:///{batch.data_dir / 'jobs.sqlite3'}"
-    return JobStore(
-        url, batch.files_dir or batch.data_dir / "files", batch.retention_seconds,
-        batch.legacy_project, batch.lease_seconds,
-    )  # fmt: skip
+    try:
+        return JobStore(
+            url, batch.files_dir or batch.data_dir / "files", batch.retention_seconds,
+            batch.legacy_project, batch.lease_seconds,
+        )  # fmt: skip
+    except FilesDirNotShared as exc:
+        raise SettingsProblem(f"SPEECH_BATCH__FILES_DIR: {exc}") from None
 
 
 def batch_executor(

@@ -23,3 +23,13 @@ class NotFound(JobError):
 
 class TooLarge(JobError):
     """Over a size or count limit (a 413)."""
+
+
+class BytesMissing(JobError):
+    """A file's row is in the database but its bytes are not in this replica's files
+    directory (a 500: the replicas do not mount one directory, or it changed underneath)."""
+
+
+class FilesDirNotShared(Exception):
+    """The store's database was first opened with another files directory: a replica
+    that cannot see the files the others write refuses to start."""

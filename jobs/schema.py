@@ -65,6 +65,14 @@ lines = sa.Table(
 """One row per input line: `pending` (leased to `lease_owner` until `lease_until`, or
 free), then `done` or `failed` by `replica`."""
 
+stores = sa.Table(
+    "stores", metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)  # fmt: skip
+"""Facts about the store itself; `files_dir_token` names the marker file
+(`.store-<token>`) that the files directory every replica mounts must hold."""
+
 sa.Index("pending", lines.c.batch_id, lines.c.state, lines.c.idx)
 sa.Index("files_by_project", files.c.project, files.c.created_ns)
 sa.Index("batches_by_project", batches.c.project, batches.c.created_ns)

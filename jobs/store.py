@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,8 +31,8 @@ from typing import Any, BinaryIO
 import sqlalchemy as sa
 
 from common.ids import new_id
-from jobs.errors import NotFound, TooLarge
-from jobs.schema import batches, files, lines, upgrade
+from jobs.errors import BytesMissing, FilesDirNotShared, NotFound, TooLarge
+from jobs.schema import batches, files, lines, stores, upgrade
 from jobs.types import (
     ACTIVE,
     Batch,
@@ -55,6 +56,10 @@ BATCH_COLUMNS = (
 )  # fmt: skip
 ANY_PROJECT = None
 """The project argument of the runner's and the reaper's own reads: every project."""
+FILES_DIR_TOKEN = "files_dir_token"
+"""The `stores` key of the token whose marker the files directory holds."""
+MARKER_PREFIX = ".store-"
+"""The marker file's name in the files directory, before the token."""
 
 
 def new_file_id() -> str:
@@ -111,6 +116,7 @@ class JobStore:
         """How long a claimed line or a finalisation stays this replica's unrenewed."""
         self._engine = open_engine(url)
         upgrade(self._engine, legacy_project)
+        self._bind_files_dir()
 
     @property
     def backend(self) -> str:
@@ -119,6 +125,38 @@ class JobStore:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def _bind_files_dir(self) -> None:
+        """Check that the files directory is the one this database's files are in (else
+        FilesDirNotShared). The first store to open the database leaves a marker file
+        there, then writes its token; every later one must find that marker. The marker
+        is written before the token, so a replica starting at the same moment on the same
+        directory finds it."""
+        token = self._token()
+        if token is None:
+            mine = uuid.uuid4().hex
+            (self.files_dir / f"{MARKER_PREFIX}{mine}").touch()
+            with contextlib.suppress(sa.exc.IntegrityError), self._tx() as db:
+                if db.execute(sa.select(stores.c.value).where(
+                        stores.c.key == FILES_DIR_TOKEN)).first() is None:  # fmt: skip
+                    db.execute(stores.insert().values(key=FILES_DIR_TOKEN, value=mine))
+            token = self._token()
+            if token != mine:  # another store bound the database first
+                (self.files_dir / f"{MARKER_PREFIX}{mine}").unlink(missing_ok=True)
+        if token is None or not (self.files_dir / f"{MARKER_PREFIX}{token}").is_file():
+            self.close()
+            raise FilesDirNotShared(
+                f"the job store's database keeps its files in another directory than "
+                f"{self.files_dir} (which holds no {MARKER_PREFIX}{token} marker): every "
+                f"replica sharing the database must mount the same files directory, or the "
+                f"result files one writes are missing on the others"
+            )
+
+    def _token(self) -> str | None:
+        with self._engine.connect() as db:
+            return db.execute(
+                sa.select(stores.c.value).where(stores.c.key == FILES_DIR_TOKEN)
+            ).scalar_one_or_none()
 
     def _tx(self) -> contextlib.AbstractContextManager[sa.Connection]:
         return self._engine.begin()
@@ -185,9 +223,16 @@ class JobStore:
         return _file(row)
 
     def path(self, file_id: str, project: str | None) -> Path:
-        """Where a stored file's bytes are (NotFound if `project` has no such file)."""
+        """Where a stored file's bytes are (NotFound if `project` has no such file,
+        BytesMissing if the database has it but the files directory does not)."""
         self.file(file_id, project)
-        return self.files_dir / file_id
+        path = self.files_dir / file_id
+        if not path.is_file():
+            raise BytesMissing(
+                f"The bytes of file {file_id} are missing from the server's files directory.",
+                "file_id",
+            )
+        return path
 
     def files(
         self, project: str, purpose: str | None = None, limit: int = 10_000,
@@ -224,7 +269,9 @@ class JobStore:
             return list(db.execute(query.limit(limit + 1)).all())
 
     def delete_file(self, file_id: str, project: str | None) -> None:
-        path = self.path(file_id, project)
+        """Delete a file's row and its bytes (NotFound if `project` has no such file)."""
+        self.file(file_id, project)
+        path = self.files_dir / file_id
         with self._tx() as db:
             db.execute(files.delete().where(files.c.id == file_id))
         path.unlink(missing_ok=True)

@@ -7,6 +7,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import UploadFile
 
@@ -16,7 +17,7 @@ from audio.errors import InvalidRequest
 from jobs.input import check_endpoint, parse_lines
 from jobs.runner import BatchRunner
 from jobs.store import JobStore
-from jobs.types import ACTIVE, MAX_LINES, Order, Page
+from jobs.types import ACTIVE, MAX_LINES, Batch, Order, Page
 
 router = APIRouter(dependencies=API_DEPENDENCIES)
 
@@ -87,14 +88,14 @@ async def list_files(
 
 @router.get("/files/{file_id}", summary="A file's metadata", responses=ERRORS)
 async def retrieve_file(file_id: str, store: StoreDep, project: ProjectDep) -> dict[str, Any]:
-    return store.file(file_id, project).json()
+    return (await asyncio.to_thread(store.file, file_id, project)).json()
 
 
 @router.get("/files/{file_id}/content", summary="A file's bytes", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}, **ERRORS})  # fmt: skip
 async def file_content(file_id: str, store: StoreDep, project: ProjectDep) -> Response:
-    data = await asyncio.to_thread(store.path(file_id, project).read_bytes)
-    return Response(data, media_type="application/octet-stream")
+    path = await asyncio.to_thread(store.path, file_id, project)
+    return FileResponse(path, media_type="application/octet-stream")
 
 
 @router.delete("/files/{file_id}", summary="Delete a file", responses=ERRORS)
@@ -133,7 +134,7 @@ async def create_batch(
     seconds = _window_seconds(body.completion_window)
     if body.metadata is not None and len(body.metadata) > MAX_METADATA_KEYS:
         raise InvalidRequest(f"metadata holds at most {MAX_METADATA_KEYS} keys", param="metadata")
-    path = store.path(body.input_file_id, project)
+    path = await asyncio.to_thread(store.path, body.input_file_id, project)
 
     def read() -> Any:
         with path.open("rb") as lines:
@@ -160,7 +161,7 @@ async def list_batches(
 
 @router.get("/batches/{batch_id}", summary="A batch", responses=ERRORS)
 async def retrieve_batch(batch_id: str, store: StoreDep, project: ProjectDep) -> dict[str, Any]:
-    return store.batch(batch_id, project).json()
+    return (await asyncio.to_thread(store.batch, batch_id, project)).json()
 
 
 @router.post("/batches/{batch_id}/cancel", summary="Cancel a batch (finished lines are kept)",
@@ -168,11 +169,17 @@ async def retrieve_batch(batch_id: str, store: StoreDep, project: ProjectDep) ->
 async def cancel_batch(
     batch_id: str, store: StoreDep, runner: RunnerDep, project: ProjectDep
 ) -> dict[str, Any]:
-    batch = store.batch(batch_id, project)
-    if batch.status in ("cancelling", "cancelled"):
-        return batch.json()
-    if batch.status not in ACTIVE:
-        raise InvalidRequest(f"Cannot cancel a batch with status {batch.status}.", param="batch_id")
-    batch = store.set_status(batch_id, "cancelling", only_from=("validating", "in_progress"))
+
+    def cancel() -> Batch:
+        batch = store.batch(batch_id, project)
+        if batch.status in ("cancelling", "cancelled"):
+            return batch
+        if batch.status not in ACTIVE:
+            raise InvalidRequest(
+                f"Cannot cancel a batch with status {batch.status}.", param="batch_id"
+            )
+        return store.set_status(batch_id, "cancelling", only_from=("validating", "in_progress"))
+
+    batch = await asyncio.to_thread(cancel)
     runner.wake()
     return batch.json()

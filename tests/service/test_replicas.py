@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import psycopg
 import pytest
@@ -140,3 +141,22 @@ def test_two_replicas_share_batches_and_survive_a_sigkill(
             listed = [f.id for f in _client(port_a, "team-a").files.list().data]
             assert listed == [f.id for f in b.files.list().data]
             assert {source.id, other.id, done.output_file_id, done.error_file_id} <= set(listed)
+
+
+def test_a_replica_with_its_own_files_directory_refuses_to_start(
+    deployment: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    """Result files are written by whichever replica finalises a batch; one that mounts
+    another directory would answer the others' files with 500s, so it does not start."""
+    env, _database = deployment
+    with _replica(env, "a", tmp_path, free_port()) as (url, _process):
+        stray = {**env, "SPEECH_BATCH__FILES_DIR": str(tmp_path / "local-files")}
+        with (
+            pytest.raises(RuntimeError, match="did not start"),
+            _replica(stray, "c", tmp_path, free_port()),
+        ):
+            pass
+        log = (tmp_path / "c.log").read_text()
+        assert "SPEECH_BATCH__FILES_DIR" in log and "same files directory" in log
+        # the replica that shares the directory keeps serving
+        assert httpx.get(f"{url}/health", timeout=5).status_code == 200

@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from audio.settings import BatchSettings
-from jobs.errors import NotFound
+from jobs.errors import FilesDirNotShared, NotFound
 from jobs.store import JobStore
 
 from ..helpers import live_server
@@ -95,7 +95,7 @@ def test_a_previous_store_opens_with_its_rows_in_the_legacy_project(tmp_path: Pa
             store.close()
     version = sqlite3.connect(tmp_path / "jobs.sqlite3").execute(
         "SELECT version_num FROM alembic_version")  # fmt: skip
-    assert version.fetchall() == [("0002",)]  # Alembic's head: projects, then leases
+    assert version.fetchall() == [("0003",)]  # Alembic's head: projects, leases, files dir
 
 
 def test_a_previous_store_served_to_the_project_the_operator_names(
@@ -119,3 +119,39 @@ def test_a_previous_store_served_to_the_project_the_operator_names(
         with pytest.raises(openai.NotFoundError):
             stranger.batches.retrieve(BATCH)
         assert stranger.files.list().data == []
+
+
+def test_a_store_opened_on_another_files_directory_is_refused(tmp_path: Path) -> None:
+    """The first store to open a database binds its files directory; a second one on the
+    same directory opens (a replica), one on another directory is refused, also after
+    the first has closed; the store from before projects is bound when it first opens."""
+    write_previous_store(tmp_path)
+    database = tmp_path / "jobs.sqlite3"
+    first = JobStore(database, tmp_path / "files", 0, "archive")
+    replica = JobStore(database, tmp_path / "files", 0, "archive")
+    assert replica.file(INPUT, "archive").filename == "in.jsonl"
+    with pytest.raises(FilesDirNotShared, match="same files directory"):
+        JobStore(database, tmp_path / "elsewhere", 0, "archive")
+    first.close()
+    replica.close()
+    with pytest.raises(FilesDirNotShared):
+        JobStore(database, tmp_path / "elsewhere", 0, "archive")
+    markers = [p.name for p in (tmp_path / "files").glob(".store-*")]
+    assert len(markers) == 1  # the second store left no marker of its own
+
+
+def test_a_file_whose_bytes_are_gone_is_a_clear_500(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write_previous_store(tmp_path)
+    (tmp_path / "files" / OUTPUT).unlink()  # e.g. a volume restored without it
+    settings = make_settings(batch=BatchSettings(data_dir=tmp_path, legacy_project="anonymous"))
+    with live_server(settings) as (url, _app):
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+        with pytest.raises(openai.InternalServerError) as caught:
+            client.files.content(OUTPUT)
+        error = caught.value.response.json()["error"]
+        assert error["code"] == "file_bytes_missing" and error["param"] == "file_id"
+        assert OUTPUT in error["message"] and "missing" in error["message"]
+        assert client.files.retrieve(OUTPUT).id == OUTPUT  # the metadata is still there
+        client.files.delete(OUTPUT)  # and it can be deleted
+        with pytest.raises(openai.NotFoundError):
+            client.files.retrieve(OUTPUT)
