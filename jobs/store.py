@@ -136,10 +136,8 @@ class JobStore:
         if token is None:
             mine = uuid.uuid4().hex
             (self.files_dir / f"{MARKER_PREFIX}{mine}").touch()
-            with contextlib.suppress(sa.exc.IntegrityError), self._tx() as db:
-                if db.execute(sa.select(stores.c.value).where(
-                        stores.c.key == FILES_DIR_TOKEN)).first() is None:  # fmt: skip
-                    db.execute(stores.insert().values(key=FILES_DIR_TOKEN, value=mine))
+            with contextlib.suppress(sa.exc.IntegrityError), self._tx() as db:  # a token is there
+                db.execute(stores.insert().values(key=FILES_DIR_TOKEN, value=mine))
             token = self._token()
             if token != mine:  # another store bound the database first
                 (self.files_dir / f"{MARKER_PREFIX}{mine}").unlink(missing_ok=True)
