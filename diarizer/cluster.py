@@ -46,21 +46,23 @@ def _compact(labels: Labels) -> Labels:
     return np.array([order[label] for label in labels.tolist()], np.int64)
 
 
-def cluster(embeddings: Embeddings, options: DiarizeOptions) -> Labels:
-    """A speaker index per row, 0.. in order of first appearance."""
+def cluster(embeddings: Embeddings, options: DiarizeOptions, threshold: float) -> Labels:
+    """A speaker index per row, 0.. in order of first appearance; `threshold` is used
+    where `options` leaves it unset."""
     n = embeddings.shape[0]
     if n <= 1:
         return np.zeros(n, np.int64)
     if n > MAX_LINKAGE_ROWS:
         picked = np.linspace(0, n - 1, MAX_LINKAGE_ROWS).round().astype(np.int64)
-        sample = cluster(embeddings[picked], options)
+        sample = cluster(embeddings[picked], options, threshold)
         centres = centroids(embeddings[picked], sample, int(sample.max()) + 1)
         return refine(embeddings, _compact(np.argmax(embeddings @ centres.T, axis=1)))
     lo = max(1, min(options.min_speakers, n))
     hi = max(lo, min(options.max_speakers, n))
     tree = linkage(embeddings.astype(np.float64), method="average", metric="cosine")
     floor = min(max(2, int(np.ceil(MIN_CLUSTER_SHARE * n))), max(1, n // hi))
-    labels = fcluster(tree, t=options.threshold, criterion="distance").astype(np.int64)
+    cut_at = threshold if options.threshold is None else options.threshold
+    labels = fcluster(tree, t=cut_at, criterion="distance").astype(np.int64)
     speakers = _big(labels, floor)
     if not lo <= len(speakers) <= hi:
         count = min(max(len(speakers), lo), hi)

@@ -37,9 +37,6 @@ REGION_VAD = VadOptions(threshold=0.2, silence_ms=250, padding_ms=60, min_speech
 speakers separates them, and more sensitive (0.2, not Silero's 0.5): on the far-field
 AMI meetings 0.5 missed 9.5% of the reference speech beyond the overlap, 0.2 misses 2.6%
 for 2.5% false alarm."""
-KNOWN_MIN_SIMILARITY = 0.7
-"""A speaker takes a known name only if its voice is at least this close (cosine) to
-the reference."""
 _EMBED_BATCH = 64
 """Windows cut and embedded at a time."""
 
@@ -87,8 +84,9 @@ def _clips(audio: SampleSource, windows: Sequence[_Window], size: int) -> Float3
 
 
 def _names(
-    labels: Sequence[int], centres: np.ndarray, known: Sequence[KnownSpeaker]
-) -> dict[int, str]:
+    labels: Sequence[int], centres: np.ndarray, known: Sequence[KnownSpeaker],
+    min_similarity: float,
+) -> dict[int, str]:  # fmt: skip
     """Known names for the clusters that match a reference, letters for the rest in
     order of first appearance."""
     names: dict[int, str] = {}
@@ -97,7 +95,7 @@ def _names(
         similarity = centres @ refs.T
         rows, cols = linear_sum_assignment(-similarity)
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-            if similarity[row, col] >= KNOWN_MIN_SIMILARITY:
+            if similarity[row, col] >= min_similarity:
                 names[row] = known[col].name
     taken = set(names.values())
     letters = iter(_letters(taken))
@@ -156,9 +154,10 @@ class Diarizer:
         windows, embeddings = embedded.windows, embedded.embeddings
         if not windows:
             return Diarization((), ())
-        labels = cluster(embeddings, options)
+        labels = cluster(embeddings, options, self.encoder.threshold)
         count = int(labels.max()) + 1
-        names = _names(labels.tolist(), centroids(embeddings, labels, count), known)
+        centres = centroids(embeddings, labels, count)
+        names = _names(labels.tolist(), centres, known, self.encoder.known_min_similarity)
         turns = _merge_gaps([
             SpeakerTurn(window.lo, window.hi, names[label])
             for window, label in zip(windows, labels.tolist(), strict=True)

@@ -28,11 +28,9 @@ class DiarizeOptions:
     """At least this many speakers (a hint; fewer are found only if there are fewer windows)."""
     max_speakers: int = MAX_SPEAKERS
     """At most this many speakers; equal to `min_speakers` fixes the count."""
-    threshold: float = 0.45
+    threshold: float | None = None
     """Cosine distance at which two groups of windows are taken for different speakers
-    (average linkage); swept on the AMI meetings and the real voices by `speech-pipeline
-    bench diarize`: 0.4 counts the meetings better (7/10 within one, against 5/10) but
-    splits JFK's 11-s speech into two speakers, so 0.45 stays."""
+    (average linkage); None: the encoder's own (`SpeakerEncoder.threshold`)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,16 @@ class SpeakerEncoder(Protocol):
     @property
     def partial_samples(self) -> int:
         """Length of the clips `embed` takes."""
+        ...
+
+    @property
+    def threshold(self) -> float:
+        """The clustering distance measured for this encoder's windows."""
+        ...
+
+    @property
+    def known_min_similarity(self) -> float:
+        """Cosine at or above which a speaker takes a known reference's name."""
         ...
 
     def embed(self, clips: Float32Pcm) -> Embeddings:

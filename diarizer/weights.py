@@ -1,8 +1,10 @@
-"""Read a legacy (pre-1.6, non-zip) PyTorch checkpoint into numpy arrays, without torch.
+"""Read PyTorch checkpoints of plain tensors into numpy arrays, without torch.
 
-The format is a run of pickles: a magic number, the protocol version, the writer's
-system facts, the object itself (tensors as `_rebuild_tensor_v2` calls on storages
-that are persistent ids), the list of storage keys, then each storage's raw bytes
+Two formats. The zip format (torch >= 1.6) is an archive holding `data.pkl` (the object,
+tensors as `_rebuild_tensor_v2` calls on storages named by persistent ids) and each
+storage's raw bytes as `data/<key>`. The legacy (pre-1.6) format is a run of
+pickles: a magic number, the protocol version, the writer's system facts, the object
+itself (tensors the same way), the list of storage keys, then each storage's raw bytes
 after its element count. Unpickling is restricted to the three globals such a
 checkpoint of plain tensors uses, so a file cannot run code; anything else is
 `WeightsInvalid`. The caller checks the file's sha256 before this reads it.
@@ -11,7 +13,9 @@ checkpoint of plain tensors uses, so a file cannot run code; anything else is
 from __future__ import annotations
 
 import pickle
+import zipfile
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -76,6 +80,8 @@ class _Unpickler(pickle.Unpickler):
     def __init__(self, file: IO[bytes]) -> None:
         super().__init__(file)
         self.storages: dict[str, _Storage] = {}
+        self.read_storage: Callable[[str], bytes] | None = None
+        """The zip format's reader of a storage's bytes by key (legacy: None, read later)."""
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("collections", "OrderedDict"):
@@ -93,7 +99,13 @@ class _Unpickler(pickle.Unpickler):
         if not isinstance(kind, _StorageDtype):
             raise WeightsInvalid("unexpected storage type in the checkpoint")
         if key not in self.storages:
-            self.storages[key] = _Storage(kind.dtype, numel)
+            storage = _Storage(kind.dtype, numel)
+            if self.read_storage is not None:
+                raw = self.read_storage(key)
+                if len(raw) < numel * kind.dtype.itemsize:
+                    raise WeightsInvalid("a storage is truncated")
+                storage.data = np.frombuffer(raw, kind.dtype, numel)
+            self.storages[key] = storage
         return self.storages[key]
 
 
@@ -110,6 +122,26 @@ def _materialize(obj: Any) -> Any:
 class _Restricted(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         raise WeightsInvalid(f"the checkpoint header refers to {module}.{name}")
+
+
+def read_zip_checkpoint(path: Path) -> dict[str, Any]:
+    """The top-level dict of a zip-format checkpoint, every tensor as a numpy array."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+            if len(pickles) != 1:
+                raise WeightsInvalid(f"{path} is not a zip-format PyTorch checkpoint")
+            root_dir = pickles[0][: -len("data.pkl")]
+            with archive.open(pickles[0]) as f:
+                unpickler = _Unpickler(f)
+                unpickler.read_storage = lambda key: archive.read(f"{root_dir}data/{key}")
+                root = unpickler.load()
+    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, KeyError, ValueError) as exc:
+        raise WeightsInvalid(f"{path} could not be read: {exc}") from exc
+    if not isinstance(root, dict):
+        raise WeightsInvalid(f"{path} does not hold a dict")
+    result: dict[str, Any] = _materialize(root)
+    return result
 
 
 def read_legacy_checkpoint(path: Path) -> dict[str, Any]:

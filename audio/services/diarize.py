@@ -19,21 +19,36 @@ from audio.errors import InvalidRequest, ModelUnavailable
 from audio.media.decode import decode_audio
 from audio.services.request import Reference
 from audio.services.stt import SttService
-from audio.settings import Settings
+from audio.settings import DiarizationSettings, Settings
 from common.modelcache import ModelCache
 from common.pcm import SAMPLE_RATE
+from diarizer import ecapa, encoder
+from diarizer.ecapa import EcapaEncoder
 from diarizer.encoder import VoiceEncoder
 from diarizer.errors import DiarizerError
 from diarizer.join import SpeakerSegment, attribute
 from diarizer.pipeline import Diarizer
-from diarizer.types import DiarizeOptions, KnownSpeaker
+from diarizer.types import DiarizeOptions, KnownSpeaker, SpeakerEncoder
 from transcriber.registry import Resolved
 from transcriber.types import SttOptions, Transcript
 
-ENCODER_KEY = "resemblyzer"
+ENCODER_THRESHOLDS = {"ge2e": encoder.THRESHOLD, "ecapa": ecapa.THRESHOLD}
+"""Each encoder's measured clustering distance (without loading it)."""
 REFERENCES_PARAM = "known_speaker_references"
 REFERENCE_DECODE_SECONDS = 60.0
 """A reference longer than this is not decoded to the end (it is refused either way)."""
+
+
+def load_encoder(settings: DiarizationSettings) -> SpeakerEncoder:
+    """The configured speaker encoder, its weights checked (DiarizerError)."""
+    if settings.encoder == "ecapa":
+        return EcapaEncoder.load(settings.ecapa_dir / ecapa.WEIGHTS_FILE)
+    return VoiceEncoder.load(settings.weights)
+
+
+def threshold(settings: DiarizationSettings) -> float:
+    """The clustering distance: the setting, else the encoder's measured one."""
+    return settings.threshold or ENCODER_THRESHOLDS[settings.encoder]
 
 
 @dataclass(frozen=True)
@@ -56,18 +71,18 @@ class DiarizeService:
 
     def diarizer(self) -> Diarizer:
         """The diarizer, its encoder loaded once (503 when its weights are absent)."""
-        weights = self.settings.diarization.weights
+        settings = self.settings.diarization
 
         def load() -> Diarizer:
             try:
-                return Diarizer(VoiceEncoder.load(weights), self.stt.vad)
+                return Diarizer(load_encoder(settings), self.stt.vad)
             except DiarizerError as exc:
                 raise ModelUnavailable(f"Diarization is unavailable: {exc}") from exc
 
-        return self._diarizers.get(ENCODER_KEY, load)
+        return self._diarizers.get(settings.encoder, load)
 
     def options(self, min_speakers: int | None, max_speakers: int | None) -> DiarizeOptions:
-        defaults = DiarizeOptions(threshold=self.settings.diarization.threshold)
+        defaults = DiarizeOptions(threshold=threshold(self.settings.diarization))
         return DiarizeOptions(
             min_speakers=min_speakers or defaults.min_speakers,
             max_speakers=max_speakers or defaults.max_speakers,

@@ -29,6 +29,8 @@ from diarizer.weights import LEGACY_MAGIC, read_legacy_checkpoint
 from segmenter.vad import SileroVad
 from transcriber.types import Segment, Word
 
+from .test_ecapa import ecapa_encoder
+
 # Computed once with resemblyzer 0.1.4's own VoiceEncoder (torch 2.13, CPU) on the same
 # mel frames of the signal below: first 12 dimensions, and the 6 largest.
 GOLDEN_FIRST = [0.0, 0.0, 0.05828, 0.0, 0.08233, 0.0, 0.0, 0.03432, 0.0, 0.0, 0.0393, 0.0]
@@ -40,8 +42,11 @@ def encoder() -> VoiceEncoder:
     return VoiceEncoder.load()
 
 
-@pytest.fixture(scope="module")
-def diarizer(encoder: VoiceEncoder) -> Diarizer:
+@pytest.fixture(scope="module", params=["ge2e", "ecapa"])
+def diarizer(request: pytest.FixtureRequest, encoder: VoiceEncoder) -> Diarizer:
+    """The diarizer on each speaker encoder (ECAPA where `make install` kept its weights)."""
+    if request.param == "ecapa":
+        return Diarizer(ecapa_encoder(), SileroVad())
     return Diarizer(encoder, SileroVad())
 
 
@@ -110,16 +115,18 @@ def test_clustering_finds_the_count_and_obeys_hints() -> None:
     rng = np.random.default_rng(1)
     a, b, c = (rng.standard_normal(64) for _ in range(3))
     two = np.concatenate([_blob(a, 30, rng), _blob(b, 20, rng)]).astype(np.float32)
-    labels = cluster(two, DiarizeOptions())
+    labels = cluster(two, DiarizeOptions(), 0.45)
     assert labels.tolist() == [0] * 30 + [1] * 20
-    assert set(cluster(_blob(a, 40, rng).astype(np.float32), DiarizeOptions()).tolist()) == {0}
+    assert set(cluster(_blob(a, 40, rng).astype(np.float32), DiarizeOptions(), 0.45).tolist()) == {
+        0
+    }
     three = np.concatenate([two, _blob(c, 25, rng).astype(np.float32)])
-    assert int(cluster(three, DiarizeOptions()).max()) + 1 == 3
-    assert int(cluster(three, DiarizeOptions(max_speakers=2)).max()) + 1 == 2
+    assert int(cluster(three, DiarizeOptions(), 0.45).max()) + 1 == 3
+    assert int(cluster(three, DiarizeOptions(max_speakers=2), 0.45).max()) + 1 == 2
     one = _blob(a, 40, rng).astype(np.float32)
-    assert int(cluster(one, DiarizeOptions(min_speakers=2, max_speakers=2)).max()) + 1 == 2
-    assert cluster(two[:1], DiarizeOptions()).tolist() == [0]
-    assert cluster(two[:0], DiarizeOptions()).tolist() == []
+    assert int(cluster(one, DiarizeOptions(min_speakers=2, max_speakers=2), 0.45).max()) + 1 == 2
+    assert cluster(two[:1], DiarizeOptions(), 0.45).tolist() == [0]
+    assert cluster(two[:0], DiarizeOptions(), 0.45).tolist() == []
 
 
 def test_a_file_longer_than_the_linkage_holds_is_clustered_from_a_sample() -> None:
@@ -129,7 +136,7 @@ def test_a_file_longer_than_the_linkage_holds_is_clustered_from_a_sample() -> No
     turns = [_blob(a if i % 2 == 0 else b, 200, rng) for i in range(-(-rows // 200))]
     embeddings = np.concatenate(turns)[:rows].astype(np.float32)
     expected = (np.arange(rows) // 200 % 2).tolist()
-    assert cluster(embeddings, DiarizeOptions()).tolist() == expected
+    assert cluster(embeddings, DiarizeOptions(), 0.45).tolist() == expected
 
 
 def _word(text: str, start: float, end: float) -> Word:

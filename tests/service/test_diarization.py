@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,12 +16,13 @@ import pytest
 from openai.types.audio import TranscriptionDiarized
 
 from audio.media.decode import decode_audio
+from audio.settings import DiarizationSettings
 from bench.conversations import Conversation, conversation, real_speakers
 from diarizer.metrics import der_parts
 from diarizer.types import SpeakerTurn
 from segmenter.vad import SileroVad
 
-from ..helpers import wav_bytes
+from ..helpers import live_server, wav_bytes
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +250,36 @@ def test_a_real_meeting_through_the_openai_sdk(oai: openai.OpenAI, shared_sample
     found = len({s.speaker for s in result.segments})
     assert found >= 2 and abs(found - len({t.speaker for t in reference})) <= 1
     assert der_parts(reference, _turns(result)).der <= 0.35
+
+
+@pytest.fixture(scope="module")
+def ecapa_oai(make_settings) -> Iterator[openai.OpenAI]:  # type: ignore[no-untyped-def]
+    """A server whose diarization runs on the ECAPA encoder."""
+    from ..diarizer.test_ecapa import ecapa_encoder
+
+    ecapa_encoder()  # skips, saying why, where make install could not keep its weights
+    settings = make_settings(diarization=DiarizationSettings(encoder="ecapa"))
+    with live_server(settings) as (url, _app):
+        yield openai.OpenAI(api_key="x", base_url=f"{url}/v1", max_retries=0)
+
+
+def test_the_ecapa_encoder_serves_diarized_json_and_names_known_voices(
+    ecapa_oai: openai.OpenAI, talk: Conversation, shared_samples: Path
+) -> None:
+    result = ecapa_oai.audio.transcriptions.create(
+        model="gpt-4o-transcribe-diarize", file=("talk.wav", wav_bytes(talk.samples)),
+        response_format="diarized_json", language="en",
+    )  # fmt: skip
+    assert isinstance(result, TranscriptionDiarized)
+    assert {s.speaker for s in result.segments} == {"A", "B"}
+    assert der_parts(talk.turns, _turns(result)).der < 0.3
+    refs = _references(shared_samples)
+    named = ecapa_oai.audio.transcriptions.create(
+        model="whisper-1", file=("talk.wav", wav_bytes(talk.samples)),
+        response_format="diarized_json", known_speaker_names=["kennedy"],
+        known_speaker_references=[refs["kennedy"]],
+    )  # fmt: skip
+    assert {s.speaker for s in named.segments} == {"kennedy", "A"}
+    jfk = {"jfk": "kennedy", "reader": "A"}
+    reference = [SpeakerTurn(t.start, t.end, jfk[t.speaker]) for t in talk.turns]
+    assert der_parts(reference, _turns(named)).der < 0.3
