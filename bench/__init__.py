@@ -46,7 +46,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.what == "diarize":
         from bench.diarize import run_diarize_bench
 
-        return run_diarize_bench(args)
+        return run_diarize_bench(settings, args)
     if args.what == "realtime":
         from bench.realtime import run_realtime_bench
 

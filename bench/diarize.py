@@ -34,6 +34,8 @@ import httpx
 import numpy as np
 
 from audio.media.decode import decode_audio
+from audio.services.diarize import load_encoder
+from audio.settings import Settings
 from bench.conversations import (
     Conversation,
     Speaker,
@@ -46,7 +48,6 @@ from bench.corpus import PARAGRAPHS, encoded, speak
 from bench.report import heading, publish
 from bench.stt import server_process, status_mb
 from common.pcm import SAMPLE_RATE
-from diarizer.encoder import VoiceEncoder
 from diarizer.metrics import der_parts
 from diarizer.pipeline import Diarizer, Embedded
 from diarizer.types import DiarizeOptions, SpeakerTurn
@@ -61,7 +62,14 @@ TTS_VOICES = (
     "Khalid-PlayAI", "Gail-PlayAI", "Nasser-PlayAI", "Mason-PlayAI", "Quinn-PlayAI",
 )  # fmt: skip
 """English voices (one Piper speaker, shaped) alternating with the Arabic voices (espeak-ng)."""
-THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
+SWEEP = (-0.15, -0.1, -0.05, 0.0, 0.05, 0.1)
+"""The thresholds swept, around the encoder's own."""
+
+
+def _thresholds(centre: float) -> tuple[float, ...]:
+    return tuple(round(centre + step, 2) for step in SWEEP)
+
+
 KOKORO_PAIRS = 6
 """Same-gender pairs of the English catalog voices (as Kokoro speaks them), half female."""
 REAL_CONVERSATIONS = 20
@@ -126,11 +134,11 @@ def _extra_voices(turns: Sequence[SpeakerTurn]) -> tuple[float, float]:
 
 
 def _meetings(diarizer: Diarizer, directory: Path) -> list[str]:
-    """The meetings' rows: per file at the default threshold, the set, the sweep."""
+    """The meetings' rows: per file at the encoder's threshold, the set, the sweep."""
     refs = meeting_references(directory)
     embedded = {name: diarizer.embed_file(decode_audio(str(directory / f"{name}.flac")))
                 for name in sorted(refs)}  # fmt: skip
-    default = DiarizeOptions()
+    default = DiarizeOptions(threshold=diarizer.encoder.threshold)
     lines = [
         "", f"Real meetings (`meetings/`, {len(refs)} AMI excerpts of 30 s, overlap scored), "
         f"threshold {default.threshold}:", "",
@@ -174,7 +182,7 @@ def _meetings(diarizer: Diarizer, directory: Path) -> list[str]:
         "| threshold | mean DER | set DER | confusion | count within ±1 | exact |",
         "|---|---|---|---|---|---|",
     ]  # fmt: skip
-    for threshold in THRESHOLDS:
+    for threshold in _thresholds(diarizer.encoder.threshold):
         options = DiarizeOptions(threshold=threshold)
         sweep = np.zeros(4)
         means, near, exact = [], 0, 0
@@ -248,12 +256,13 @@ def _hour(long: np.ndarray, response_format: str) -> tuple[float, float, float]:
     return took, idle, peak
 
 
-def run_diarize_bench(args: argparse.Namespace) -> int:
+def run_diarize_bench(settings: Settings, args: argparse.Namespace) -> int:
     if not args.samples:
         print("bench diarize needs real speech: --samples ../shared/samples")
         return 2
     vad = SileroVad()
-    diarizer = Diarizer(VoiceEncoder.load(), vad)
+    encoder = load_encoder(settings.diarization)
+    diarizer = Diarizer(encoder, vad)
     rng = np.random.default_rng(SEED)
     real = real_speakers(Path(args.samples), vad)
     real2 = [conversation(f"real-{i}", real, rng) for i in range(REAL_CONVERSATIONS)]
@@ -279,8 +288,10 @@ def run_diarize_bench(args: argparse.Namespace) -> int:
     real2_emb, real1_emb, _cross_emb, shaped_emb, _kokoro_emb = embedded.values()
     embed_seconds = time.perf_counter() - started
     audio_seconds = sum(c.samples.shape[0] for convs in sets.values() for c in convs) / SAMPLE_RATE
-    default = DiarizeOptions()
-    lines = heading("diarization (DER, speaker count, cost)")
+    default = DiarizeOptions(threshold=encoder.threshold)
+    lines = heading(
+        f"diarization (DER, speaker count, cost), {settings.diarization.encoder} encoder"
+    )
     lines += [
         "Conversations built by `bench/conversations.py` (seed "
         f"{SEED}): phrases of each voice cut at its pauses, alternating speakers, gaps of "
@@ -288,7 +299,8 @@ def run_diarize_bench(args: argparse.Namespace) -> int:
         "fifth of them short (0.4-1.0 s). Real voices: JFK (`jfk.flac`) and the reader of "
         "the English half of `multilingual.mp3`. DER as pyannote.metrics defines it; collar "
         f"0.25 s (0.125 s each side of a reference boundary). Threshold {default.threshold}, "
-        "speaker count found automatically unless stated.",
+        f"speaker count found automatically unless stated. Encoder: {settings.diarization.encoder} "
+        "(`SPEECH_DIARIZATION__ENCODER`; the cost runs below use it too).",
         "",
         "| set | files | audio | DER (collar 0.25) | DER (no collar) | worst file | count right |",
         "|---|---|---|---|---|---|---|",
@@ -308,7 +320,7 @@ def run_diarize_bench(args: argparse.Namespace) -> int:
               "| threshold | DER | count right |", "|---|---|---|"]  # fmt: skip
     both = real2 + real1
     both_emb = real2_emb + real1_emb
-    for threshold in THRESHOLDS:
+    for threshold in _thresholds(encoder.threshold):
         der, right, _w = _score(diarizer, both, both_emb, DiarizeOptions(threshold=threshold))
         lines.append(f"| {threshold} | {der:.1%} | {right}/{len(both)} |")
     lines += ["", f"Embedding all sets: {embed_seconds:.1f} s for {audio_seconds:.0f} s of audio "

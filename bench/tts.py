@@ -279,11 +279,12 @@ def _engine_voices(
     return out
 
 
-def _distances(audio: dict[str, Pcm]) -> dict[tuple[str, str], float]:
-    """Cosine distance between each pair of voices' speaker embeddings (diarizer/)."""
-    from diarizer.encoder import VoiceEncoder
+def _distances(settings: Settings, audio: dict[str, Pcm]) -> dict[tuple[str, str], float]:
+    """Cosine distance between each pair of voices' speaker embeddings (the configured
+    encoder of `diarizer/`)."""
+    from audio.services.diarize import load_encoder
 
-    encoder = VoiceEncoder.load()
+    encoder = load_encoder(settings.diarization)
     unit = {}
     for name, pcm in audio.items():
         embedding = encoder.embed_utterance(pcm)
@@ -357,7 +358,7 @@ def run_voices_bench(settings: Settings, args: argparse.Namespace) -> int:
     catalog = VoiceCatalog.load()
     per_engine = {engine: _engine_voices(settings, engine, catalog)
                   for engine in ("kokoro", "piper")}  # fmt: skip
-    distances = {e: _distances({v: r[2] for v, r in rows.items()})
+    distances = {e: _distances(settings, {v: r[2] for v, r in rows.items()})
                  for e, rows in per_engine.items()}  # fmt: skip
     latency = {e: _first_bytes(settings, e) for e in ("kokoro", "piper")}
     concurrency = {e: _concurrent_rtf(settings, e) for e in ("kokoro", "piper")}
@@ -379,14 +380,17 @@ def _voices_markdown(
     latency: dict[str, tuple[list[float], float]], concurrency: dict[str, dict[int, float]],
     rss: float, settings: Settings,
 ) -> str:  # fmt: skip
-    threshold = settings.diarization.threshold
+    from audio.services.diarize import threshold as clustering_threshold
+
+    threshold = clustering_threshold(settings.diarization)
     lines = heading("voices: Kokoro-82M beside Piper")
     lines += [
         f"Each of the 19 English voices reads {len(TEN)} fixed sentences (numbers, names, "
         "questions) over HTTP (pcm, whole); the embedded Whisper transcribes each "
         "(`language=en`, sequential); RTF = request time / audio. Distinctness: the speaker "
-        "encoder of `diarizer/` on three sentences per voice, cosine distance between every "
-        f"pair, against the clustering threshold {threshold}.",
+        f"encoder of `diarizer/` ({settings.diarization.encoder}) on three sentences per "
+        f"voice, cosine distance between every pair, against its clustering threshold "
+        f"{threshold}.",
         "",
         "| voice | Kokoro speaker | WER Kokoro | WER Piper | RTF Kokoro | RTF Piper |",
         "|---|---|---|---|---|---|",
