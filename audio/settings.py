@@ -268,7 +268,7 @@ class DiarizationSettings(BaseModel):
 
     encoder: Literal["ge2e", "ecapa"] = "ge2e"
     """The speaker encoder: Resemblyzer's GE2E (fast, the default) or SpeechBrain's
-    ECAPA-TDNN (far more discriminative, ~3.5x the embedding time; its weights are kept
+    ECAPA-TDNN (far more discriminative, ~7x the embedding time; its weights are kept
     in `ecapa_dir` by `make install`). `bench diarize` measures both."""
     threshold: float | None = Field(default=None, gt=0, lt=2)
     """Cosine distance between two groups of voice windows above which they are

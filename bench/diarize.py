@@ -285,7 +285,7 @@ def run_diarize_bench(settings: Settings, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     embedded = {name: [diarizer.embed_file(c.samples) for c in convs]
                 for name, convs in sets.items()}  # fmt: skip
-    real2_emb, real1_emb, _cross_emb, shaped_emb, _kokoro_emb = embedded.values()
+    real2_emb, real1_emb, _cross_emb, shaped_emb, kokoro_emb = embedded.values()
     embed_seconds = time.perf_counter() - started
     audio_seconds = sum(c.samples.shape[0] for convs in sets.values() for c in convs) / SAMPLE_RATE
     default = DiarizeOptions(threshold=encoder.threshold)
@@ -312,9 +312,11 @@ def run_diarize_bench(settings: Settings, args: argparse.Namespace) -> int:
         lines.append(f"| {name} | {len(convs)} | {seconds:.0f} s | {der:.1%} | {bare:.1%} | "
                      f"{worst:.1%} | {right}/{len(convs)} |")  # fmt: skip
     two = DiarizeOptions(min_speakers=2, max_speakers=2)
-    der, right, worst = _score(diarizer, shaped, shaped_emb, two)
-    lines.append(f"| shaped Piper pair, `min_speakers=max_speakers=2` | {len(shaped)} | | "
-                 f"{der:.1%} | | {worst:.1%} | {right}/{len(shaped)} |")  # fmt: skip
+    for label, convs, embs in (("shaped Piper pair", shaped, shaped_emb),
+                               ("Kokoro same-gender pair", kokoro, kokoro_emb)):  # fmt: skip
+        der, right, worst = _score(diarizer, convs, embs, two)
+        lines.append(f"| {label}, `min_speakers=max_speakers=2` | {len(convs)} | | "
+                     f"{der:.1%} | | {worst:.1%} | {right}/{len(convs)} |")  # fmt: skip
     lines += _meetings(diarizer, Path(args.samples) / "meetings")
     lines += ["", "Threshold sensitivity, real voices (2 speakers and 1 speaker together):", "",
               "| threshold | DER | count right |", "|---|---|---|"]  # fmt: skip

@@ -15,8 +15,9 @@ them (25-ms Hamming frames every 10 ms, its symmetric triangular filters on the 
 scale, 10*log10 clamped at 1e-10 and 80 dB under the clip's peak), each clip's mean
 subtracted.
 
-It costs about 3.5x GE2E's time per window here (embedding 922 s of conversations:
-44.5 s against 13 s), so it is opt-in (`SPEECH_DIARIZATION__ENCODER=ecapa`).
+It costs about 7x GE2E's embedding time here (`bench diarize`, VAD included: 13x real
+time against 93x), and a diarized 10-minute request 1.97x a plain one against GE2E's
+1.16x, so it is opt-in (`SPEECH_DIARIZATION__ENCODER=ecapa`).
 """
 
 from __future__ import annotations
