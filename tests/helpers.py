@@ -103,3 +103,12 @@ def kokoro_installed() -> bool:
     from voices.kokoro import available
 
     return available(TtsSettings().kokoro_dir)
+
+
+def tampered_copy(source: Path, target: Path, at: int = -1) -> Path:
+    """`source` copied to `target` with one bit flipped at byte `at` (a weights file that
+    must fail its sha256 check)."""
+    data = bytearray(source.read_bytes())
+    data[at] ^= 1
+    target.write_bytes(bytes(data))
+    return target

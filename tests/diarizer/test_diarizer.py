@@ -29,6 +29,7 @@ from diarizer.weights import LEGACY_MAGIC, read_legacy_checkpoint
 from segmenter.vad import SileroVad
 from transcriber.types import Segment, Word
 
+from ..helpers import tampered_copy
 from .test_ecapa import ecapa_encoder
 
 # Computed once with resemblyzer 0.1.4's own VoiceEncoder (torch 2.13, CPU) on the same
@@ -70,10 +71,7 @@ def test_encoder_matches_the_published_model(encoder: VoiceEncoder) -> None:
 
 
 def test_weights_are_checked_by_sha256(tmp_path: Path) -> None:
-    copy = tmp_path / "pretrained.pt"
-    data = bytearray(default_weights_path().read_bytes())
-    data[-1] ^= 1
-    copy.write_bytes(bytes(data))
+    copy = tampered_copy(default_weights_path(), tmp_path / "pretrained.pt")
     with pytest.raises(WeightsInvalid, match="sha256"):
         VoiceEncoder.load(copy)
 

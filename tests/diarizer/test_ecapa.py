@@ -21,6 +21,8 @@ from diarizer.errors import EncoderNotInstalled, WeightsInvalid
 from diarizer.weights import read_zip_checkpoint
 from segmenter.vad import SileroVad
 
+from ..helpers import tampered_copy
+
 
 def weights_path() -> Path:
     return DiarizationSettings().ecapa_dir / ecapa.WEIGHTS_FILE
@@ -90,10 +92,7 @@ def test_the_checkpoint_is_checked_before_it_is_read(tmp_path: Path) -> None:
     with pytest.raises(EncoderNotInstalled, match="make install"):
         EcapaEncoder.load(tmp_path / "absent.ckpt")
     if weights_path().is_file():
-        copy = tmp_path / "tampered.ckpt"
-        data = bytearray(weights_path().read_bytes())
-        data[-100] ^= 1
-        copy.write_bytes(bytes(data))
+        copy = tampered_copy(weights_path(), tmp_path / "tampered.ckpt", at=-100)
         with pytest.raises(WeightsInvalid, match="sha256"):
             EcapaEncoder.load(copy)
     wheel = tmp_path / "other-1.0-py3-none-any.whl"

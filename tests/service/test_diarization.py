@@ -69,6 +69,17 @@ def test_openai_sdk_parses_diarized_json(oai: openai.OpenAI, talk: Conversation)
     assert der_parts(talk.turns, _turns(result)).der < 0.3
 
 
+def _kennedy_named(
+    client: openai.OpenAI, talk: Conversation, refs: dict[str, str]
+) -> TranscriptionDiarized:
+    """The talk diarized with one known speaker: JFK's reference, named "kennedy"."""
+    return client.audio.transcriptions.create(
+        model="whisper-1", file=("talk.wav", wav_bytes(talk.samples)),
+        response_format="diarized_json", known_speaker_names=["kennedy"],
+        known_speaker_references=[refs["kennedy"]],
+    )  # fmt: skip
+
+
 def test_known_speakers_name_the_right_voice(
     oai: openai.OpenAI, talk: Conversation, shared_samples: Path
 ) -> None:
@@ -88,11 +99,7 @@ def test_known_speakers_name_the_right_voice(
     spoken = sum(s.end - s.start for s in result.segments)
     assert right / spoken > 0.8
     # one reference only: that speaker is named, the other gets a letter
-    one = oai.audio.transcriptions.create(
-        model="whisper-1", file=("talk.wav", wav_bytes(talk.samples)),
-        response_format="diarized_json", known_speaker_names=["kennedy"],
-        known_speaker_references=[refs["kennedy"]],
-    )  # fmt: skip
+    one = _kennedy_named(oai, talk, refs)
     assert {s.speaker for s in one.segments} == {"kennedy", "A"}
 
 
@@ -274,11 +281,7 @@ def test_the_ecapa_encoder_serves_diarized_json_and_names_known_voices(
     assert {s.speaker for s in result.segments} == {"A", "B"}
     assert der_parts(talk.turns, _turns(result)).der < 0.3
     refs = _references(shared_samples)
-    named = ecapa_oai.audio.transcriptions.create(
-        model="whisper-1", file=("talk.wav", wav_bytes(talk.samples)),
-        response_format="diarized_json", known_speaker_names=["kennedy"],
-        known_speaker_references=[refs["kennedy"]],
-    )  # fmt: skip
+    named = _kennedy_named(ecapa_oai, talk, refs)
     assert {s.speaker for s in named.segments} == {"kennedy", "A"}
     jfk = {"jfk": "kennedy", "reader": "A"}
     reference = [SpeakerTurn(t.start, t.end, jfk[t.speaker]) for t in talk.turns]
