@@ -19,11 +19,13 @@ import httpx
 import numpy as np
 
 from audio.media.encode import resample
+from audio.services.diarize import load_encoder
 from audio.settings import Settings
 from audio.wiring import stt_registry, voice_engines
 from bench.report import OUT_DIR, error_rate, heading, publish, word_error_rate
 from bench.server import serving
 from common.pcm import SAMPLE_RATE
+from diarizer.types import SpeakerEncoder
 from transcriber.sequential import SequentialEngine
 from transcriber.types import SttOptions
 from voices.catalog import VoiceCatalog
@@ -279,12 +281,8 @@ def _engine_voices(
     return out
 
 
-def _distances(settings: Settings, audio: dict[str, Pcm]) -> dict[tuple[str, str], float]:
-    """Cosine distance between each pair of voices' speaker embeddings (the configured
-    encoder of `diarizer/`)."""
-    from audio.services.diarize import load_encoder
-
-    encoder = load_encoder(settings.diarization)
+def _distances(encoder: SpeakerEncoder, audio: dict[str, Pcm]) -> dict[tuple[str, str], float]:
+    """Cosine distance between each pair of voices' speaker embeddings."""
     unit = {}
     for name, pcm in audio.items():
         embedding = encoder.embed_utterance(pcm)
@@ -358,8 +356,10 @@ def run_voices_bench(settings: Settings, args: argparse.Namespace) -> int:
     catalog = VoiceCatalog.load()
     per_engine = {engine: _engine_voices(settings, engine, catalog)
                   for engine in ("kokoro", "piper")}  # fmt: skip
-    distances = {e: _distances(settings, {v: r[2] for v, r in rows.items()})
+    encoder = load_encoder(settings.diarization)  # the configured one of `diarizer/`
+    distances = {e: _distances(encoder, {v: r[2] for v, r in rows.items()})
                  for e, rows in per_engine.items()}  # fmt: skip
+    threshold = settings.diarization.threshold or encoder.threshold
     latency = {e: _first_bytes(settings, e) for e in ("kokoro", "piper")}
     concurrency = {e: _concurrent_rtf(settings, e) for e in ("kokoro", "piper")}
     rss = _peak_rss_mb()
@@ -369,20 +369,18 @@ def run_voices_bench(settings: Settings, args: argparse.Namespace) -> int:
            "first_byte": latency, "concurrency": concurrency, "peak_rss_mb": rss}  # fmt: skip
     OUT_DIR.mkdir(exist_ok=True)
     (OUT_DIR / "voices.json").write_text(json.dumps(raw, indent=2))
-    publish(_voices_markdown(per_engine, distances, latency, concurrency, rss, settings),
-            args.output)  # fmt: skip
+    publish(_voices_markdown(per_engine, (distances, threshold), latency, concurrency, rss,
+                             settings), args.output)  # fmt: skip
     return 0
 
 
 def _voices_markdown(
     per_engine: dict[str, dict[str, tuple[float, float, Pcm]]],
-    distances: dict[str, dict[tuple[str, str], float]],
+    measured: tuple[dict[str, dict[tuple[str, str], float]], float],
     latency: dict[str, tuple[list[float], float]], concurrency: dict[str, dict[int, float]],
     rss: float, settings: Settings,
 ) -> str:  # fmt: skip
-    from audio.services.diarize import threshold as clustering_threshold
-
-    threshold = clustering_threshold(settings.diarization)
+    distances, threshold = measured  # voice pairs' distances, the encoder's threshold
     lines = heading("voices: Kokoro-82M beside Piper")
     lines += [
         f"Each of the 19 English voices reads {len(TEN)} fixed sentences (numbers, names, "

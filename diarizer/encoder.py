@@ -12,7 +12,6 @@ package (which would import torch), checked by sha256, and read by
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy.typing as npt
 
 from common.pcm import SAMPLE_RATE, Float32Pcm
 from diarizer.errors import EncoderNotInstalled, WeightsInvalid
-from diarizer.weights import read_legacy_checkpoint
+from diarizer.weights import check_sha256, read_legacy_checkpoint
 
 F32 = npt.NDArray[np.float32]
 
@@ -136,9 +135,7 @@ class VoiceEncoder:
         """Read and check the weights (EncoderNotInstalled, WeightsInvalid)."""
         path = path or default_weights_path()
         if sha256 is not None:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if digest != sha256:
-                raise WeightsInvalid(f"{path}: sha256 {digest} is not the expected {sha256}")
+            check_sha256(path.read_bytes(), sha256, str(path))
         state = read_legacy_checkpoint(path).get("model_state")
         if not isinstance(state, dict):
             raise WeightsInvalid(f"{path} has no model_state")

@@ -12,6 +12,7 @@ checkpoint of plain tensors uses, so a file cannot run code; anything else is
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import zipfile
 from collections import OrderedDict
@@ -122,6 +123,13 @@ def _materialize(obj: Any) -> Any:
 class _Restricted(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         raise WeightsInvalid(f"the checkpoint header refers to {module}.{name}")
+
+
+def check_sha256(data: bytes, expected: str, name: str) -> None:
+    """WeightsInvalid unless `data` (the bytes of `name`) has sha256 `expected`."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise WeightsInvalid(f"{name}: sha256 {digest} is not the expected {expected}")
 
 
 def read_zip_checkpoint(path: Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from audio.services.stt import SttService
 from audio.settings import DiarizationSettings, Settings
 from common.modelcache import ModelCache
 from common.pcm import SAMPLE_RATE
-from diarizer import ecapa, encoder
+from diarizer import ecapa
 from diarizer.ecapa import EcapaEncoder
 from diarizer.encoder import VoiceEncoder
 from diarizer.errors import DiarizerError
@@ -32,8 +32,6 @@ from diarizer.types import DiarizeOptions, KnownSpeaker, SpeakerEncoder
 from transcriber.registry import Resolved
 from transcriber.types import SttOptions, Transcript
 
-ENCODER_THRESHOLDS = {"ge2e": encoder.THRESHOLD, "ecapa": ecapa.THRESHOLD}
-"""Each encoder's measured clustering distance (without loading it)."""
 REFERENCES_PARAM = "known_speaker_references"
 REFERENCE_DECODE_SECONDS = 60.0
 """A reference longer than this is not decoded to the end (it is refused either way)."""
@@ -44,11 +42,6 @@ def load_encoder(settings: DiarizationSettings) -> SpeakerEncoder:
     if settings.encoder == "ecapa":
         return EcapaEncoder.load(settings.ecapa_dir / ecapa.WEIGHTS_FILE)
     return VoiceEncoder.load(settings.weights)
-
-
-def threshold(settings: DiarizationSettings) -> float:
-    """The clustering distance: the setting, else the encoder's measured one."""
-    return settings.threshold or ENCODER_THRESHOLDS[settings.encoder]
 
 
 @dataclass(frozen=True)
@@ -82,11 +75,11 @@ class DiarizeService:
         return self._diarizers.get(settings.encoder, load)
 
     def options(self, min_speakers: int | None, max_speakers: int | None) -> DiarizeOptions:
-        defaults = DiarizeOptions(threshold=threshold(self.settings.diarization))
+        defaults = DiarizeOptions()
         return DiarizeOptions(
             min_speakers=min_speakers or defaults.min_speakers,
             max_speakers=max_speakers or defaults.max_speakers,
-            threshold=defaults.threshold,
+            threshold=self.settings.diarization.threshold,  # None: the encoder's own
         )
 
     def known_speakers(self, references: Sequence[Reference]) -> list[KnownSpeaker]:
