@@ -6,6 +6,10 @@ Pacing keeps a stream ahead of its listener on a slow engine (Kokoro on a small 
 - each later sentence longer than the engine can render while the audio already made
   plays is cut the same way (into shorter pieces if it must), so the next chunk lands
   before playback runs dry.
+A whole file (`paced=False`: nobody is listening yet) speaks every sentence whole: a
+sentence cut in two is spoken as two, each with its own intonation, and the embedded
+Whisper heard the Kokoro voices' 190 round-trip sentences worse so (BENCHMARKS.md,
+2026-12-04: mean WER 0.012 cut, 0.009 whole).
 The engine's speed is learned from its own renders (seconds per character), per engine
 and across requests; it rises on its own when requests share the CPU.
 """
@@ -69,16 +73,14 @@ class RenderPace:
 
 class Synthesizer:
     def __init__(self, engines: VoiceEngines, paced: bool = True) -> None:
-        """`paced=False` (files rendered offline, benchmarks): the chunks depend on the
-        text alone, never on timing (the first sentence cut as for a fast engine)."""
+        """`paced=False` (whole files, benchmarks): one chunk per sentence, never cut, so
+        the chunks depend on the text alone, never on timing."""
         self.engines = engines
         self.paced = paced
         self.pace = RenderPace()
 
-    def first_chunk_chars(self, pace_key: str, paced: bool = True) -> int:
+    def first_chunk_chars(self, pace_key: str) -> int:
         """How much text the first chunk of a stream may hold on this engine."""
-        if not paced:
-            return FIRST_CHUNK_CHARS
         budget = int(FIRST_AUDIO_S / self.pace.cost(pace_key))
         return max(MIN_FIRST_CHARS, min(FIRST_CHUNK_CHARS, budget))
 
@@ -86,15 +88,17 @@ class Synthesizer:
         self, text: str, voice: Voice, options: SpeechOptions, paced: bool | None = None
     ) -> Iterator[PcmChunk]:
         """Yield shaped audio piece by piece, paced as the module says unless `paced` is
-        False (a whole file: its chunks then depend on the text alone) or the synthesizer
-        was made unpaced (blocking; run off the event loop)."""
+        False (a whole file: one chunk per sentence) or the synthesizer was made unpaced
+        (blocking; run off the event loop)."""
         paced = self.paced if paced is None else paced
         engine_id, shaped = self.engines.engine_for(voice)
         engine = self.engines.get(engine_id)
         key = _pace_key(engine_id)
         rate = voice.rate * options.speed
         sentences = split_sentences(normalise(text, voice.language))
-        pieces = deque(shorten_first(sentences, self.first_chunk_chars(key, paced)))
+        if paced:
+            sentences = shorten_first(sentences, self.first_chunk_chars(key))
+        pieces = deque(sentences)
         first_at: float | None = None
         made = 0.0
         while pieces:

@@ -70,8 +70,8 @@ class TtsService:
         return voice
 
     def render_now(self, job: SpeechJob) -> bytes:
-        """Blocking: the whole file (not paced: nobody is listening yet, so its chunks,
-        and so its audio, depend on the text alone)."""
+        """Blocking: the whole file (not paced: nobody is listening yet, so every
+        sentence is spoken whole, and the audio depends on the text alone)."""
         chunks = [(c.samples, c.sample_rate) for c in self._rendered(job, paced=False)]
         return encode_whole(chunks, job.response_format, job.sample_rate)
 

@@ -122,3 +122,19 @@ def test_a_piece_that_would_arrive_late_is_cut_into_short_halves_rather_than_sta
     voice = VoiceCatalog.load().lookup("alloy")
     list(synthesizer.stream("Sure, I can help with that.", voice, SpeechOptions()))
     assert engine.pieces == ["Sure,", "I can help", "with that."]
+
+
+def test_a_whole_file_speaks_every_sentence_whole_where_a_stream_cuts_the_first() -> None:
+    engine = _SlowEngine()
+    engines = SimpleNamespace(engine_for=lambda voice: ("slow", False), get=lambda _id: engine)
+    synthesizer = Synthesizer(engines)  # type: ignore[arg-type]
+    voice = VoiceCatalog.load().lookup("alloy")
+    text = "Please send the copies to Margaret Thompson. Sure, I can help with that."
+    whole = list(synthesizer.stream(text, voice, SpeechOptions(), paced=False))
+    assert engine.pieces == ["Please send the copies to Margaret Thompson.",
+                             "Sure, I can help with that."]  # fmt: skip
+    assert len(whole) == 2
+    engine.pieces.clear()
+    list(synthesizer.stream(text, voice, SpeechOptions()))
+    assert engine.pieces[0] == "Please send the copies"
+    assert " ".join(engine.pieces) == text
