@@ -95,10 +95,15 @@ class _SlowEngine:
         return np.zeros(800 * len(sentence), np.float32)
 
 
-def test_the_synthesizer_learns_the_engine_speed_and_shortens_the_first_chunk() -> None:
+def _slow_synthesizer() -> tuple[_SlowEngine, Synthesizer]:
+    """A synthesizer whose every voice is one _SlowEngine (unshaped)."""
     engine = _SlowEngine()
     engines = SimpleNamespace(engine_for=lambda voice: ("slow", False), get=lambda _id: engine)
-    synthesizer = Synthesizer(engines)  # type: ignore[arg-type]
+    return engine, Synthesizer(engines)  # type: ignore[arg-type]
+
+
+def test_the_synthesizer_learns_the_engine_speed_and_shortens_the_first_chunk() -> None:
+    engine, synthesizer = _slow_synthesizer()
     voice = VoiceCatalog.load().lookup("alloy")
     text = "Sure, I can help with that. Your order shipped this morning."
     list(synthesizer.stream(text, voice, SpeechOptions()))
@@ -115,9 +120,7 @@ def test_the_synthesizer_learns_the_engine_speed_and_shortens_the_first_chunk() 
 def test_a_piece_that_would_arrive_late_is_cut_into_short_halves_rather_than_starve() -> None:
     assert split_to_fit("I can help with that.", 17) is None  # no cut with 12-char sides
     assert split_to_fit("I can help with that.", 17, shortest=8) == ("I can help", "with that.")
-    engine = _SlowEngine()
-    engines = SimpleNamespace(engine_for=lambda voice: ("slow", False), get=lambda _id: engine)
-    synthesizer = Synthesizer(engines)  # type: ignore[arg-type]
+    engine, synthesizer = _slow_synthesizer()
     synthesizer.pace.learn("slow", 0.6, 20)  # 30 ms a character: "Sure," plays 0.5 s
     voice = VoiceCatalog.load().lookup("alloy")
     list(synthesizer.stream("Sure, I can help with that.", voice, SpeechOptions()))
@@ -125,9 +128,7 @@ def test_a_piece_that_would_arrive_late_is_cut_into_short_halves_rather_than_sta
 
 
 def test_a_whole_file_speaks_every_sentence_whole_where_a_stream_cuts_the_first() -> None:
-    engine = _SlowEngine()
-    engines = SimpleNamespace(engine_for=lambda voice: ("slow", False), get=lambda _id: engine)
-    synthesizer = Synthesizer(engines)  # type: ignore[arg-type]
+    engine, synthesizer = _slow_synthesizer()
     voice = VoiceCatalog.load().lookup("alloy")
     text = "Please send the copies to Margaret Thompson. Sure, I can help with that."
     whole = list(synthesizer.stream(text, voice, SpeechOptions(), paced=False))
