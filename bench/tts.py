@@ -12,6 +12,7 @@ import json
 import re
 import statistics
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -253,31 +254,57 @@ def _pcm(data: bytes) -> Pcm:
     return samples
 
 
+@dataclass(frozen=True)
+class EngineVoice:
+    """One English voice through one engine in `bench voices`."""
+
+    wer: float
+    """Mean WER over TEN, and over every render of each where the engine samples."""
+    rtf: float
+    """Request time / audio, over every render."""
+    round_wers: tuple[float, ...]
+    """The mean WER of each round (one where the engine renders the same audio each time)."""
+    audio: Pcm
+    """16-kHz audio of the first three sentences (first round), for the speaker encoder."""
+
+
+ROUNDS = 3
+"""Renders per sentence for an engine that samples (Piper draws its noise afresh on each
+request, so one render of one sentence is one draw of its WER); an engine whose two
+renders of the same text are identical (Kokoro) is rendered once."""
+
+
 def _engine_voices(
     settings: Settings, engine: str, catalog: VoiceCatalog
-) -> dict[str, tuple[float, float, Pcm]]:
-    """Per English voice: (mean WER over TEN, RTF, 16-kHz audio of the first three)."""
+) -> dict[str, EngineVoice]:
+    """Per English voice: WER over TEN, RTF and the first three sentences' audio."""
     stt = SequentialEngine(stt_registry(settings).get(settings.stt.default_model))
     options = SttOptions(language="en", beam_size=settings.stt.beam_size, vad_filter=False)
     tts = settings.tts.model_copy(update={"english_engine": engine})
-    out: dict[str, tuple[float, float, Pcm]] = {}
+    out: dict[str, EngineVoice] = {}
     english = [v for v in catalog.voices if v.name.endswith("-PlayAI") and v.language == "en"]
     with serving(settings.model_copy(update={"tts": tts, "warmup": False})) as url, \
             httpx.Client(base_url=url, timeout=300) as client:  # fmt: skip
         _speak(client, english[0].name, "Warming up.")
+        sampled = _speak(client, english[0].name, TEN[0]) != _speak(client, english[0].name, TEN[0])
+        rounds = ROUNDS if sampled else 1
         for voice in english:
-            errors, spent, heard = [], 0.0, 0.0
+            round_wers, spent, heard = [], 0.0, 0.0
             kept: list[Pcm] = []
-            for sentence in TEN:
-                started = time.perf_counter()
-                audio = _pcm(_speak(client, voice.name, sentence))
-                spent += time.perf_counter() - started
-                heard += audio.shape[0] / 24000
-                speech = resample(audio, 24000, SAMPLE_RATE)
-                errors.append(word_error_rate(sentence, stt.transcribe(speech, options).text))
-                if len(kept) < 3:
-                    kept.append(speech)
-            out[voice.name] = (statistics.mean(errors), spent / heard, np.concatenate(kept))
+            for _ in range(rounds):
+                errors = []
+                for sentence in TEN:
+                    started = time.perf_counter()
+                    audio = _pcm(_speak(client, voice.name, sentence))
+                    spent += time.perf_counter() - started
+                    heard += audio.shape[0] / 24000
+                    speech = resample(audio, 24000, SAMPLE_RATE)
+                    errors.append(word_error_rate(sentence, stt.transcribe(speech, options).text))
+                    if len(kept) < 3:
+                        kept.append(speech)
+                round_wers.append(statistics.mean(errors))
+            out[voice.name] = EngineVoice(statistics.mean(round_wers), spent / heard,
+                                          tuple(round_wers), np.concatenate(kept))  # fmt: skip
     return out
 
 
@@ -357,13 +384,14 @@ def run_voices_bench(settings: Settings, args: argparse.Namespace) -> int:
     per_engine = {engine: _engine_voices(settings, engine, catalog)
                   for engine in ("kokoro", "piper")}  # fmt: skip
     encoder = load_encoder(settings.diarization)  # the configured one of `diarizer/`
-    distances = {e: _distances(encoder, {v: r[2] for v, r in rows.items()})
+    distances = {e: _distances(encoder, {v: r.audio for v, r in rows.items()})
                  for e, rows in per_engine.items()}  # fmt: skip
     threshold = settings.diarization.threshold or encoder.threshold
     latency = {e: _first_bytes(settings, e) for e in ("kokoro", "piper")}
     concurrency = {e: _concurrent_rtf(settings, e) for e in ("kokoro", "piper")}
     rss = _peak_rss_mb()
-    raw = {"wer_rtf": {e: {v: r[:2] for v, r in rows.items()} for e, rows in per_engine.items()},
+    raw = {"wer_rtf": {e: {v: [r.wer, r.rtf, list(r.round_wers)] for v, r in rows.items()}
+                       for e, rows in per_engine.items()},
            "distances": {e: {f"{a}|{b}": d for (a, b), d in ds.items()}
                          for e, ds in distances.items()},
            "first_byte": latency, "concurrency": concurrency, "peak_rss_mb": rss}  # fmt: skip
@@ -374,8 +402,25 @@ def run_voices_bench(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _wer_cell(row: EngineVoice) -> str:
+    """The mean WER, with the lowest and highest round where there are several."""
+    if len(row.round_wers) == 1:
+        return f"{row.wer:.3f}"
+    return f"{row.wer:.3f} ({min(row.round_wers):.3f}-{max(row.round_wers):.3f})"
+
+
+def _rounds(rows: Iterable[EngineVoice]) -> str:
+    count = max(len(r.round_wers) for r in rows)
+    if count == 1:
+        return "one render per sentence: two renders of the same text were identical"
+    return (
+        f"{count} renders per sentence, since two of the same text differed; the "
+        "brackets hold the lowest and highest round"
+    )
+
+
 def _voices_markdown(
-    per_engine: dict[str, dict[str, tuple[float, float, Pcm]]],
+    per_engine: dict[str, dict[str, EngineVoice]],
     measured: tuple[dict[str, dict[tuple[str, str], float]], float],
     latency: dict[str, tuple[list[float], float]], concurrency: dict[str, dict[int, float]],
     rss: float, settings: Settings,
@@ -384,7 +429,8 @@ def _voices_markdown(
     lines = heading("voices: Kokoro-82M beside Piper")
     lines += [
         f"Each of the 19 English voices reads {len(TEN)} fixed sentences (numbers, names, "
-        "questions) over HTTP (pcm, whole); the embedded Whisper transcribes each "
+        "questions) over HTTP (pcm, whole), several times where the engine samples its "
+        "output; the embedded Whisper transcribes each "
         "(`language=en`, sequential); RTF = request time / audio. Distinctness: the speaker "
         f"encoder of `diarizer/` ({settings.diarization.encoder}) on three sentences per "
         f"voice, cosine distance between every pair, against its clustering threshold "
@@ -396,8 +442,8 @@ def _voices_markdown(
     catalog = VoiceCatalog.load()
     for name in per_engine["kokoro"]:
         k, p = per_engine["kokoro"][name], per_engine["piper"][name]
-        lines.append(f"| {name} | {catalog.lookup(name).speaker} | {k[0]:.3f} | {p[0]:.3f} | "
-                     f"{k[1]:.2f} | {p[1]:.2f} |")  # fmt: skip
+        lines.append(f"| {name} | {catalog.lookup(name).speaker} | {_wer_cell(k)} | "
+                     f"{_wer_cell(p)} | {k.rtf:.2f} | {p.rtf:.2f} |")  # fmt: skip
     for engine in ("kokoro", "piper"):
         rows = per_engine[engine].values()
         pairs = distances[engine]
@@ -405,11 +451,16 @@ def _voices_markdown(
         (a, b), nearest = min(pairs.items(), key=lambda item: item[1])
         lines += [
             "",
-            f"{engine}: mean WER {statistics.mean(r[0] for r in rows):.3f}, mean RTF "
-            f"{statistics.mean(r[1] for r in rows):.2f}; voice pairs within the threshold "
-            f"{close} of {len(pairs)}; nearest pair {a} / {b} at {nearest:.3f}, median "
+            f"{engine}: mean WER {statistics.mean(r.wer for r in rows):.3f} "
+            f"({_rounds(rows)}), mean RTF {statistics.mean(r.rtf for r in rows):.2f}; voice "
+            f"pairs within the threshold {close} of {len(pairs)}; nearest pair {a} / {b} at "
+            f"{nearest:.3f}, median "
             f"{statistics.median(pairs.values()):.3f}, farthest {max(pairs.values()):.3f}.",
         ]
+    kokoro, piper = per_engine["kokoro"], per_engine["piper"]
+    worse = [v for v in kokoro if kokoro[v].wer > piper[v].wer]
+    lines += ["", f"Kokoro worse than Piper's mean on {len(worse)} of {len(kokoro)} voices"
+              + (f" ({', '.join(worse)})." if worse else ".")]  # fmt: skip
     lines += ["", "| | first byte p50 | p95 | worst chunk margin (pcm) | "
               + " | ".join(f"RTF, {n} at once" for n in CONCURRENCY) + " |",
               "|---|---|---|---|" + "---|" * len(CONCURRENCY)]  # fmt: skip
