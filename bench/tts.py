@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from audio.media.encode import resample
+from audio.media.encode import DEFAULT_SPEECH_SAMPLE_RATE, resample
 from audio.services.diarize import load_encoder
 from audio.settings import Settings
 from audio.wiring import stt_registry, voice_engines
@@ -297,8 +297,8 @@ def _engine_voices(
                     started = time.perf_counter()
                     audio = _pcm(_speak(client, voice.name, sentence))
                     spent += time.perf_counter() - started
-                    heard += audio.shape[0] / 24000
-                    speech = resample(audio, 24000, SAMPLE_RATE)
+                    heard += audio.shape[0] / DEFAULT_SPEECH_SAMPLE_RATE
+                    speech = resample(audio, DEFAULT_SPEECH_SAMPLE_RATE, SAMPLE_RATE)
                     errors.append(word_error_rate(sentence, stt.transcribe(speech, options).text))
                     if len(kept) < 3:
                         kept.append(speech)
@@ -347,7 +347,7 @@ def _first_bytes(settings: Settings, engine: str) -> tuple[list[float], float]:
                 played, start = 0.0, arrivals[0][0]
                 for at, size in arrivals:
                     worst = min(worst, start + played - at) if played else worst
-                    played += size / 2 / 24000
+                    played += size / 2 / DEFAULT_SPEECH_SAMPLE_RATE
     return firsts, worst
 
 
@@ -363,7 +363,7 @@ def _concurrent_rtf(settings: Settings, engine: str) -> dict[int, float]:
 
         def one(_: int) -> float:
             started = time.perf_counter()
-            seconds = len(_speak(client, "alloy", AGENT_REPLY)) / 2 / 24000
+            seconds = len(_speak(client, "alloy", AGENT_REPLY)) / 2 / DEFAULT_SPEECH_SAMPLE_RATE
             return (time.perf_counter() - started) / seconds
 
         for n in CONCURRENCY:
