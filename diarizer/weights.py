@@ -77,9 +77,22 @@ class _StorageDtype:
         self.dtype = _DTYPES[name]
 
 
+class _Inert:
+    """Stands for a named plain-data object in a checkpoint's header (a version string, an
+    enum, a dataclass of task facts): records what it was built with and runs nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: IO[bytes], inert: frozenset[tuple[str, str]] = frozenset()) -> None:
         super().__init__(file)
+        self.inert = inert
+        """(module, name) globals read as `_Inert` placeholders rather than refused."""
         self.storages: dict[str, _Storage] = {}
         self.read_storage: Callable[[str], bytes] | None = None
         """The zip format's reader of a storage's bytes by key (legacy: None, read later)."""
@@ -91,6 +104,8 @@ class _Unpickler(pickle.Unpickler):
             return _rebuild_tensor
         if module == "torch" and name in _DTYPES:
             return _StorageDtype(name)
+        if (module, name) in self.inert:
+            return type(name, (_Inert,), {})
         raise WeightsInvalid(f"the checkpoint refers to {module}.{name}, which is not allowed")
 
     def persistent_load(self, pid: Any) -> _Storage:
@@ -132,8 +147,11 @@ def check_sha256(data: bytes, expected: str, name: str) -> None:
         raise WeightsInvalid(f"{name}: sha256 {digest} is not the expected {expected}")
 
 
-def read_zip_checkpoint(path: Path) -> dict[str, Any]:
-    """The top-level dict of a zip-format checkpoint, every tensor as a numpy array."""
+def read_zip_checkpoint(
+    path: Path, inert: frozenset[tuple[str, str]] = frozenset()
+) -> dict[str, Any]:
+    """The top-level dict of a zip-format checkpoint, every tensor as a numpy array; the
+    globals named in `inert` become placeholders that run no code, any other is refused."""
     try:
         with zipfile.ZipFile(path) as archive:
             pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
@@ -141,7 +159,7 @@ def read_zip_checkpoint(path: Path) -> dict[str, Any]:
                 raise WeightsInvalid(f"{path} is not a zip-format PyTorch checkpoint")
             root_dir = pickles[0][: -len("data.pkl")]
             with archive.open(pickles[0]) as f:
-                unpickler = _Unpickler(f)
+                unpickler = _Unpickler(f, inert)
                 unpickler.read_storage = lambda key: archive.read(f"{root_dir}data/{key}")
                 root = unpickler.load()
     except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, KeyError, ValueError) as exc:
