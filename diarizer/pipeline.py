@@ -1,5 +1,7 @@
 """One file -> speaker turns: speech regions, a window embedding every HOP_SECONDS,
-clustering, and the turns those windows speak for on the file's timeline.
+clustering, and the turns those windows speak for on the file's timeline; or, with the
+segmentation model loaded, `diarizer.segmented`'s local speakers per 10-s chunk (turns
+that may overlap).
 
 Blocking; the service runs it on a worker thread, beside the transcription of the
 same audio. Memory is bounded by the file: the windows are embedded a batch at a
@@ -18,6 +20,8 @@ from scipy.optimize import linear_sum_assignment
 
 from common.pcm import SAMPLE_RATE, Float32Pcm, to_float32
 from diarizer.cluster import centroids, cluster
+from diarizer.segmentation import SegmentationModel
+from diarizer.segmented import Segmented, SegmentedDiarizer
 from diarizer.types import (
     Diarization,
     DiarizeOptions,
@@ -112,11 +116,23 @@ def _letters(taken: set[str]) -> list[str]:
 
 
 class Diarizer:
-    """Speaker turns of a file, with a speaker encoder and the segmenter's VAD."""
+    """Speaker turns of a file, with a speaker encoder and the segmenter's VAD, or the
+    segmentation model where one is given."""
 
-    def __init__(self, encoder: SpeakerEncoder, vad: SileroVad) -> None:
+    def __init__(
+        self, encoder: SpeakerEncoder, vad: SileroVad, segmentation: SegmentationModel | None = None
+    ) -> None:
         self.encoder = encoder
         self.vad = vad
+        self.segmented = SegmentedDiarizer(segmentation, encoder) if segmentation else None
+        """The segmentation pipeline; None: VAD regions and fixed windows."""
+
+    @property
+    def threshold(self) -> float:
+        """The clustering distance used where the options name none."""
+        if self.segmented is not None:
+            return self.encoder.segment_threshold
+        return self.encoder.threshold
 
     def known_speaker(self, name: str, audio: Float32Pcm) -> KnownSpeaker:
         """A named reference voice from a clip of 16-kHz audio."""
@@ -133,8 +149,13 @@ class Diarizer:
             return Diarization((), ())
         return self.turns(embedded, options or DiarizeOptions(), known)
 
-    def embed_file(self, audio: SampleSource, cancel: threading.Event | None = None) -> Embedded:
-        """The embedding windows of a file and their embeddings (the costly half)."""
+    def embed_file(
+        self, audio: SampleSource, cancel: threading.Event | None = None
+    ) -> Embedded | Segmented:
+        """The embedding windows of a file and their embeddings, or its local speakers and
+        theirs (the costly half)."""
+        if self.segmented is not None:
+            return self.segmented.segment(audio, cancel)
         regions = speech_regions(self.vad.probabilities(audio), audio.shape[0], REGION_VAD)
         size = self.encoder.partial_samples
         windows = _windows(regions, size)
@@ -148,9 +169,13 @@ class Diarizer:
         return Embedded(tuple(windows), np.concatenate(parts) if parts else empty)
 
     def turns(
-        self, embedded: Embedded, options: DiarizeOptions, known: Sequence[KnownSpeaker] = ()
-    ) -> Diarization:
-        """Cluster embedded windows into speakers and lay their turns on the timeline."""
+        self, embedded: Embedded | Segmented, options: DiarizeOptions,
+        known: Sequence[KnownSpeaker] = (),
+    ) -> Diarization:  # fmt: skip
+        """Cluster embedded windows (or local speakers) into speakers and lay their turns
+        on the timeline."""
+        if isinstance(embedded, Segmented):
+            return self._segmented_turns(embedded, options, known)
         windows, embeddings = embedded.windows, embedded.embeddings
         if not windows:
             return Diarization((), ())
@@ -165,6 +190,18 @@ class Diarizer:
         ])  # fmt: skip
         speakers = tuple(dict.fromkeys(turn.speaker for turn in turns))
         return Diarization(tuple(turns), speakers)
+
+    def _segmented_turns(
+        self, segmented: Segmented, options: DiarizeOptions, known: Sequence[KnownSpeaker]
+    ) -> Diarization:
+        if self.segmented is None or not segmented.keys:
+            return Diarization((), ())
+        threshold = self.threshold if options.threshold is None else options.threshold
+        spans, centres = self.segmented.turns(segmented, options, threshold)
+        names = _names([k for _s, _e, k in spans], centres, known,
+                       self.encoder.known_min_similarity)  # fmt: skip
+        turns = tuple(SpeakerTurn(start, end, names[k]) for start, end, k in spans)
+        return Diarization(turns, tuple(dict.fromkeys(turn.speaker for turn in turns)))
 
 
 @dataclass(frozen=True)

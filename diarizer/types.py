@@ -60,7 +60,8 @@ class Diarization:
     """The speaker turns of one file."""
 
     turns: tuple[SpeakerTurn, ...]
-    """In time order, non-overlapping."""
+    """In time order; two overlap only where two people talk at once (the segmentation
+    pipeline hears that, the window pipeline never does)."""
     speakers: tuple[str, ...]
     """Every label used, in order of first appearance."""
 
@@ -76,6 +77,12 @@ class SpeakerEncoder(Protocol):
     @property
     def threshold(self) -> float:
         """The clustering distance measured for this encoder's windows."""
+        ...
+
+    @property
+    def segment_threshold(self) -> float:
+        """The clustering distance measured for whole local speakers' embeddings (the
+        segmentation pipeline, `diarizer.segmented`)."""
         ...
 
     @property

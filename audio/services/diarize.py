@@ -22,12 +22,13 @@ from audio.services.stt import SttService
 from audio.settings import DiarizationSettings, Settings
 from common.modelcache import ModelCache
 from common.pcm import SAMPLE_RATE
-from diarizer import ecapa
+from diarizer import ecapa, segmentation
 from diarizer.ecapa import EcapaEncoder
 from diarizer.encoder import VoiceEncoder
 from diarizer.errors import DiarizerError
 from diarizer.join import SpeakerSegment, attribute
 from diarizer.pipeline import Diarizer
+from diarizer.segmentation import SegmentationModel
 from diarizer.types import DiarizeOptions, KnownSpeaker, SpeakerEncoder
 from transcriber.registry import Resolved
 from transcriber.types import SttOptions, Transcript
@@ -42,6 +43,13 @@ def load_encoder(settings: DiarizationSettings) -> SpeakerEncoder:
     if settings.encoder == "ecapa":
         return EcapaEncoder.load(settings.ecapa_dir / ecapa.WEIGHTS_FILE)
     return VoiceEncoder.load(settings.weights)
+
+
+def load_segmentation(settings: DiarizationSettings) -> SegmentationModel | None:
+    """The segmentation model where the settings ask for it, checked (DiarizerError)."""
+    if not settings.segmentation:
+        return None
+    return SegmentationModel.load(settings.ecapa_dir / segmentation.WEIGHTS_FILE)
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ class DiarizeService:
 
         def load() -> Diarizer:
             try:
-                return Diarizer(load_encoder(settings), self.stt.vad)
+                return Diarizer(load_encoder(settings), self.stt.vad, load_segmentation(settings))
             except DiarizerError as exc:
                 raise ModelUnavailable(f"Diarization is unavailable: {exc}") from exc
 

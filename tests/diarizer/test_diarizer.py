@@ -24,6 +24,7 @@ from diarizer.errors import WeightsInvalid
 from diarizer.join import attribute
 from diarizer.metrics import der_parts
 from diarizer.pipeline import Diarizer
+from diarizer.segmented import Segmented
 from diarizer.types import DiarizeOptions, SpeakerTurn
 from diarizer.weights import LEGACY_MAGIC, read_legacy_checkpoint
 from segmenter.vad import SileroVad
@@ -31,6 +32,7 @@ from transcriber.types import Segment, Word
 
 from ..helpers import tampered_copy
 from .test_ecapa import ecapa_encoder
+from .test_segmentation import segmentation_model
 
 # Computed once with resemblyzer 0.1.4's own VoiceEncoder (torch 2.13, CPU) on the same
 # mel frames of the signal below: first 12 dimensions, and the 6 largest.
@@ -43,11 +45,14 @@ def encoder() -> VoiceEncoder:
     return VoiceEncoder.load()
 
 
-@pytest.fixture(scope="module", params=["ge2e", "ecapa"])
+@pytest.fixture(scope="module", params=["ge2e", "ecapa", "ge2e+segmentation"])
 def diarizer(request: pytest.FixtureRequest, encoder: VoiceEncoder) -> Diarizer:
-    """The diarizer on each speaker encoder (ECAPA where `make install` kept its weights)."""
+    """The diarizer on each speaker encoder, and on GE2E with the segmentation model
+    (ECAPA and the segmentation model where `make install` kept their weights)."""
     if request.param == "ecapa":
         return Diarizer(ecapa_encoder(), SileroVad())
+    if request.param == "ge2e+segmentation":
+        return Diarizer(encoder, SileroVad(), segmentation_model())
     return Diarizer(encoder, SileroVad())
 
 
@@ -203,7 +208,8 @@ def test_cancel_stops_the_work(diarizer: Diarizer, shared_samples: Path) -> None
     stop = threading.Event()
     stop.set()
     assert diarizer.diarize(talk, cancel=stop).turns == ()
-    assert len(diarizer.embed_file(talk, stop).windows) == 0
+    embedded = diarizer.embed_file(talk, stop)
+    assert len(embedded.keys if isinstance(embedded, Segmented) else embedded.windows) == 0
     assert diarizer.diarize(talk, cancel=threading.Event()).turns != ()
 
 
