@@ -34,7 +34,7 @@ import httpx
 import numpy as np
 
 from audio.media.decode import decode_audio
-from audio.services.diarize import load_encoder
+from audio.services.diarize import load_encoder, load_segmentation
 from audio.settings import Settings
 from bench.conversations import (
     Conversation,
@@ -50,6 +50,7 @@ from bench.stt import server_process, status_mb
 from common.pcm import SAMPLE_RATE
 from diarizer.metrics import der_parts
 from diarizer.pipeline import Diarizer, Embedded
+from diarizer.segmented import Segmented
 from diarizer.types import DiarizeOptions, SpeakerTurn
 from segmenter.vad import SileroVad
 
@@ -138,7 +139,7 @@ def _meetings(diarizer: Diarizer, directory: Path) -> list[str]:
     refs = meeting_references(directory)
     embedded = {name: diarizer.embed_file(decode_audio(str(directory / f"{name}.flac")))
                 for name in sorted(refs)}  # fmt: skip
-    default = DiarizeOptions(threshold=diarizer.encoder.threshold)
+    default = DiarizeOptions(threshold=diarizer.threshold)
     lines = [
         "", f"Real meetings (`meetings/`, {len(refs)} AMI excerpts of 30 s, overlap scored), "
         f"threshold {default.threshold}:", "",
@@ -176,13 +177,16 @@ def _meetings(diarizer: Diarizer, directory: Path) -> list[str]:
         f"{total[1] / ref:.1%} | {total[2] / ref:.1%} | {total[3] / ref:.1%} |",
         "",
         f"Overlap: {overlap / speech:.1%} of the reference speech (no collar) is a second "
-        "or third voice over another. One speaker per moment, as here, misses all of it; "
-        "that share is the floor of the missed speech and of DER with overlap scored.",
+        "or third voice over another. "
+        + ("The segmentation model labels a second voice where it hears one."
+           if diarizer.segmented is not None else
+           "One speaker per moment, as here, misses all of it; that share is the floor of "
+           "the missed speech and of DER with overlap scored."),
         "", "Threshold sweep on the meetings:", "",
         "| threshold | mean DER | set DER | confusion | count within ±1 | exact |",
         "|---|---|---|---|---|---|",
     ]  # fmt: skip
-    for threshold in _thresholds(diarizer.encoder.threshold):
+    for threshold in _thresholds(diarizer.threshold):
         options = DiarizeOptions(threshold=threshold)
         sweep = np.zeros(4)
         means, near, exact = [], 0, 0
@@ -201,7 +205,7 @@ def _meetings(diarizer: Diarizer, directory: Path) -> list[str]:
 
 
 def _score(
-    diarizer: Diarizer, convs: Sequence[Conversation], embedded: Sequence[Embedded],
+    diarizer: Diarizer, convs: Sequence[Conversation], embedded: Sequence[Embedded | Segmented],
     options: DiarizeOptions, collar: float = 0.25,
 ) -> tuple[float, int, float]:  # fmt: skip
     """(DER over the set, conversations with the right count, worst single DER)."""
@@ -261,8 +265,9 @@ def run_diarize_bench(settings: Settings, args: argparse.Namespace) -> int:
         print("bench diarize needs real speech: --samples ../shared/samples")
         return 2
     vad = SileroVad()
-    encoder = load_encoder(settings.diarization)
-    diarizer = Diarizer(encoder, vad)
+    diarizer = Diarizer(
+        load_encoder(settings.diarization), vad, load_segmentation(settings.diarization)
+    )
     rng = np.random.default_rng(SEED)
     real = real_speakers(Path(args.samples), vad)
     real2 = [conversation(f"real-{i}", real, rng) for i in range(REAL_CONVERSATIONS)]
@@ -288,9 +293,12 @@ def run_diarize_bench(settings: Settings, args: argparse.Namespace) -> int:
     real2_emb, real1_emb, _cross_emb, shaped_emb, kokoro_emb = embedded.values()
     embed_seconds = time.perf_counter() - started
     audio_seconds = sum(c.samples.shape[0] for convs in sets.values() for c in convs) / SAMPLE_RATE
-    default = DiarizeOptions(threshold=encoder.threshold)
+    default = DiarizeOptions(threshold=diarizer.threshold)
+    segmented = settings.diarization.segmentation
+    pipeline = "segmentation model" if segmented else "VAD windows"
     lines = heading(
-        f"diarization (DER, speaker count, cost), {settings.diarization.encoder} encoder"
+        f"diarization (DER, speaker count, cost), {settings.diarization.encoder} encoder, "
+        f"{pipeline}"
     )
     lines += [
         "Conversations built by `bench/conversations.py` (seed "
@@ -300,7 +308,13 @@ def run_diarize_bench(settings: Settings, args: argparse.Namespace) -> int:
         "the English half of `multilingual.mp3`. DER as pyannote.metrics defines it; collar "
         f"0.25 s (0.125 s each side of a reference boundary). Threshold {default.threshold}, "
         f"speaker count found automatically unless stated. Encoder: {settings.diarization.encoder} "
-        "(`SPEECH_DIARIZATION__ENCODER`; the cost runs below use it too).",
+        "(`SPEECH_DIARIZATION__ENCODER`); "
+        + (
+            "pyannote's segmentation model cuts the files (`SPEECH_DIARIZATION__SEGMENTATION=true`)"
+            if segmented
+            else "Silero VAD regions and fixed windows"
+        )
+        + "; the cost runs below use the same.",
         "",
         "| set | files | audio | DER (collar 0.25) | DER (no collar) | worst file | count right |",
         "|---|---|---|---|---|---|---|",
@@ -322,7 +336,7 @@ def run_diarize_bench(settings: Settings, args: argparse.Namespace) -> int:
               "| threshold | DER | count right |", "|---|---|---|"]  # fmt: skip
     both = real2 + real1
     both_emb = real2_emb + real1_emb
-    for threshold in _thresholds(encoder.threshold):
+    for threshold in _thresholds(diarizer.threshold):
         der, right, _w = _score(diarizer, both, both_emb, DiarizeOptions(threshold=threshold))
         lines.append(f"| {threshold} | {der:.1%} | {right}/{len(both)} |")
     lines += ["", f"Embedding all sets: {embed_seconds:.1f} s for {audio_seconds:.0f} s of audio "
