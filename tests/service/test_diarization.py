@@ -319,3 +319,15 @@ def test_the_segmentation_model_serves_a_real_meeting(
     found = len({s.speaker for s in result.segments})
     assert found >= 2 and abs(found - len({t.speaker for t in reference})) <= 1
     assert der_parts(reference, _turns(result)).der <= 0.3
+
+
+def test_the_segmentation_model_names_a_known_voice(
+    segmented_oai: openai.OpenAI, talk: Conversation, shared_samples: Path
+) -> None:
+    """Known speakers work the same on the segmentation pipeline: JFK's reference names
+    his speaker, the reader keeps a letter, and the attribution holds."""
+    named = _kennedy_named(segmented_oai, talk, _references(shared_samples))
+    assert {s.speaker for s in named.segments} == {"kennedy", "A"}
+    jfk = {"jfk": "kennedy", "reader": "A"}
+    reference = [SpeakerTurn(t.start, t.end, jfk[t.speaker]) for t in talk.turns]
+    assert der_parts(reference, _turns(named)).der < 0.3
