@@ -46,7 +46,7 @@ STEP_FRAMES = 148
 """Frames between the starts of two chunks (148 x 270 samples = 2.5 s, a quarter of a
 chunk, so every moment is seen by up to four chunks)."""
 BATCH = 16
-"""Chunks per forward pass of the segmentation model."""
+"""Chunks cut, segmented and embedded at a time (the model itself runs RUN_BATCH at once)."""
 MIN_ALONE_SECONDS = 0.6
 """A local speaker is embedded from where it talks alone if that is at least this long,
 otherwise from all its frames."""
@@ -226,6 +226,8 @@ def _match(segmented: Segmented, centres: Embeddings) -> dict[tuple[int, int], i
 def _reconstruct(
     segmented: Segmented, mapping: dict[tuple[int, int], int], count: int
 ) -> list[tuple[float, float, int]]:
+    """(start, end, speaker) runs: in each frame, as many speakers as the chunks that see
+    it count on average (rounded), those whose mapped local activity averages highest."""
     total = segmented.total_frames
     score = np.zeros((total, count), np.float32)
     local_count = np.zeros(total, np.float32)
@@ -244,10 +246,8 @@ def _reconstruct(
     score /= seen[:, None]
     order = np.argsort(-score, axis=1, kind="stable")
     on = np.zeros((total, count), bool)
-    for j in range(1, LOCAL_SPEAKERS + 1):
+    for j in range(1, min(LOCAL_SPEAKERS, count) + 1):
         rows = np.flatnonzero(talking >= j)
-        if j > count:
-            break
         picked = order[rows, j - 1]
         on[rows, picked] = score[rows, picked] > 0
     out: list[tuple[float, float, int]] = []
