@@ -294,7 +294,7 @@ def run_diarize_bench(settings: Settings, args: argparse.Namespace) -> int:
     embed_seconds = time.perf_counter() - started
     audio_seconds = sum(c.samples.shape[0] for convs in sets.values() for c in convs) / SAMPLE_RATE
     default = DiarizeOptions(threshold=diarizer.threshold)
-    segmented = settings.diarization.segmentation
+    segmented = diarizer.segmented is not None
     pipeline = "segmentation model" if segmented else "VAD windows"
     lines = heading(
         f"diarization (DER, speaker count, cost), {settings.diarization.encoder} encoder, "

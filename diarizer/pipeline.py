@@ -124,7 +124,9 @@ class Diarizer:
     ) -> None:
         self.encoder = encoder
         self.vad = vad
-        self.segmented = SegmentedDiarizer(segmentation, encoder) if segmentation else None
+        self.segmented = (
+            SegmentedDiarizer(segmentation, encoder) if segmentation is not None else None
+        )
         """The segmentation pipeline; None: VAD regions and fixed windows."""
 
     @property
@@ -196,8 +198,7 @@ class Diarizer:
     ) -> Diarization:
         if self.segmented is None or not segmented.keys:
             return Diarization((), ())
-        threshold = self.threshold if options.threshold is None else options.threshold
-        spans, centres = self.segmented.turns(segmented, options, threshold)
+        spans, centres = self.segmented.turns(segmented, options, self.threshold)
         names = _names([k for _s, _e, k in spans], centres, known,
                        self.encoder.known_min_similarity)  # fmt: skip
         turns = tuple(SpeakerTurn(start, end, names[k]) for start, end, k in spans)

@@ -101,9 +101,7 @@ def _frame_samples(frames: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     around the middle of what it sees)."""
     mask = np.zeros(CHUNK_SAMPLES, bool)
     offset = (RECEPTIVE_FIELD - FRAME_STEP) // 2
-    for index in np.flatnonzero(frames).tolist():
-        begin = index * FRAME_STEP + offset
-        mask[begin : begin + FRAME_STEP] = True
+    mask[offset : offset + FRAMES * FRAME_STEP] = np.repeat(frames, FRAME_STEP)
     return mask
 
 
@@ -115,10 +113,6 @@ def _partials(clip: npt.NDArray[np.float32], size: int) -> list[npt.NDArray[np.f
     count = min(MAX_PARTIALS, 1 + -(-2 * (clip.shape[0] - size) // size))
     starts = np.linspace(0, clip.shape[0] - size, count)
     return [clip[s : s + size] for s in starts.round().astype(np.int64).tolist()]
-
-
-def _unit(x: npt.NDArray[np.float64]) -> Embeddings:
-    return np.asarray(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8), np.float32)
 
 
 class SegmentedDiarizer:
@@ -161,12 +155,10 @@ class SegmentedDiarizer:
                     owners.extend([len(keys)] * len(pieces))
                     keys.append((i + row, speaker))
                     seconds.append(float(active[row, :, speaker].sum()) * FRAME_STEP / SAMPLE_RATE)
-            if clips:
-                embedded = self.encoder.embed(np.stack(clips))
+            if clips:  # each local speaker: the unit mean of its partials' embeddings
                 first = owners[0]
-                sums = np.zeros((len(keys) - first, embedded.shape[1]), np.float64)
-                np.add.at(sums, np.array(owners) - first, embedded)
-                vectors.append(_unit(sums))
+                embedded = self.encoder.embed(np.stack(clips))
+                vectors.append(centroids(embedded, np.array(owners) - first, len(keys) - first))
         return Segmented(
             activity=activity,
             starts=np.array(starts, np.int64),
@@ -181,7 +173,7 @@ class SegmentedDiarizer:
         self, segmented: Segmented, options: DiarizeOptions, threshold: float
     ) -> tuple[list[tuple[float, float, int]], Embeddings]:
         """(start, end, speaker index) turns, possibly overlapping, and each speaker's
-        centroid."""
+        centroid; `threshold` is used where `options` names none."""
         if not segmented.keys:
             return [], np.zeros((0, 0), np.float32)
         labels = _cluster(segmented, options, threshold)
