@@ -42,9 +42,11 @@ from diarizer.segmentation import (
 from diarizer.types import DiarizeOptions, Embeddings, SpeakerEncoder
 from segmenter.source import SampleSource
 
-STEP_FRAMES = 148
-"""Frames between the starts of two chunks (148 x 270 samples = 2.5 s, a quarter of a
-chunk, so every moment is seen by up to four chunks)."""
+STEP_FRAMES = 296
+"""Frames between the starts of two chunks (296 x 270 samples = 5 s, half a chunk, so
+every moment is seen by two chunks). pyannote steps 1 s; 2.5 s gave 32.7% mean DER on
+the ten meetings against 34.1% here, at twice the chunks: 1.38x a plain request's time
+on 10 minutes against 1.25x (`bench diarize` and scratch runs, 2026-12-04)."""
 BATCH = 16
 """Chunks cut, segmented and embedded at a time (the model itself runs RUN_BATCH at once)."""
 MIN_ALONE_SECONDS = 0.6
