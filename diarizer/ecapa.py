@@ -47,10 +47,11 @@ THRESHOLD = 0.85
 speech-pipeline bench diarize`:
 lower, the real voices' 2-speaker conversations split a speaker (19/20 counted right at
 0.8, 10/20 at 0.75)."""
-SEGMENT_THRESHOLD = 0.7
-"""Clustering distance of whole local speakers in the segmentation pipeline: the lowest
-mean DER of a scratch sweep on the meetings (32.1%), inside a plateau on the real voices
-(1.3%, every count right from 0.6 to 0.8); BENCHMARKS.md, 2026-12-04."""
+SEGMENT_THRESHOLD = 0.8
+"""Clustering distance of whole local speakers in the segmentation pipeline: with chunks
+every 5 s, the lowest mean DER of a scratch sweep on the meetings (32.7%; 0.7 34.5%, 0.85
+34.7%), inside a plateau on the real voices (1.6%, every count right from 0.7 to 0.85);
+BENCHMARKS.md, 2026-12-04."""
 KNOWN_MIN_SIMILARITY = 0.5
 """A cluster takes a known name at this cosine or more (same speaker ~0.6, others ~0)."""
 N_FFT = 400
