@@ -1,6 +1,7 @@
 """The join of speaker turns with a transcript: each word goes to the speaker whose
-turn covers most of it, and a segment is cut wherever the speaker changes, so no
-segment straddles two speakers."""
+turn covers most of it (of two that cover it alike, where turns overlap, the one whose
+turn began later), and a segment is cut wherever the speaker changes, so no segment
+straddles two speakers."""
 
 from __future__ import annotations
 
@@ -26,16 +27,20 @@ class SpeakerSegment:
 
 
 def speaker_at(start: float, end: float, turns: Sequence[SpeakerTurn]) -> str:
-    """The speaker whose turns overlap [start, end] most; the nearest turn's if none does."""
+    """The speaker whose turns overlap [start, end] most (to the millisecond; on a tie,
+    whose overlapping turn began later: someone heard over a longer turn keeps the words
+    said over it); the nearest turn's if none does."""
     if not turns:
         return UNKNOWN_SPEAKER
     overlap: dict[str, float] = {}
+    latest: dict[str, float] = {}
     for turn in turns:
         shared = min(end, turn.end) - max(start, turn.start)
         if shared > 0:
             overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
+            latest[turn.speaker] = max(latest.get(turn.speaker, turn.start), turn.start)
     if overlap:
-        return max(overlap, key=lambda name: overlap[name])
+        return max(overlap, key=lambda name: (round(overlap[name], 3), latest[name]))
     middle = (start + end) / 2
     nearest = min(turns, key=lambda t: min(abs(middle - t.start), abs(middle - t.end)))
     return nearest.speaker

@@ -163,6 +163,20 @@ def test_join_cuts_a_segment_at_each_change_of_speaker() -> None:
     assert attribute([segment], [])[0].speaker == "A"
 
 
+def test_a_word_heard_over_a_longer_turn_goes_to_the_newcomer() -> None:
+    """Where two turns both cover a word, the one that began later takes it: an
+    interjection inside someone's long turn keeps its words (the segmentation model's
+    overlapping turns); a word one turn covers more still goes to that turn."""
+    words = (_word(" So", 0.0, 0.3), _word(" yeah", 2.0, 2.3), _word(" right.", 2.9, 3.3),
+             _word(" Then", 4.0, 4.3))  # fmt: skip
+    segment = Segment(0, 0, 0.0, 4.3, " So yeah right. Then", (1,), 0.0, -0.2, 1.1, 0.01, words)
+    turns = [SpeakerTurn(0.0, 5.0, "A"), SpeakerTurn(1.8, 3.0, "B")]
+    out = attribute([segment], turns)
+    assert [(p.speaker, p.segment.text) for p in out] == [
+        ("A", " So"), ("B", " yeah"), ("A", " right. Then"),
+    ]  # fmt: skip
+
+
 def test_der_follows_the_definition() -> None:
     ref = [SpeakerTurn(0, 10, "x"), SpeakerTurn(10, 20, "y")]
     assert der_parts(ref, [SpeakerTurn(0, 10, "B"), SpeakerTurn(10, 20, "A")], 0).der == 0
