@@ -207,7 +207,7 @@ def _meetings(diarizer: Diarizer, directory: Path) -> list[str]:
     return lines
 
 
-def _through_words(directory: Path, segmented: bool) -> list[str]:
+def _through_words(directory: Path, pipeline: str) -> list[str]:
     """The meetings as a client sees them: each posted as diarized_json to a fresh server
     (whisper-base, English) and its segments, one speaker per word, scored."""
     refs = meeting_references(directory)
@@ -227,7 +227,6 @@ def _through_words(directory: Path, segmented: bool) -> list[str]:
             ders.append(der)
             within += abs(labels - speakers) <= 1
             rows.append(f"| {name} | {speakers} | {labels} | {der:.1%} |")
-    pipeline = "the segmentation model" if segmented else "VAD windows"
     return [
         "", f"The meetings through Whisper's words ({pipeline}): each posted to a fresh "
         "server as `diarized_json` (whisper-base, `language=en`), its segments scored "
@@ -366,7 +365,7 @@ def run_diarize_bench(settings: Settings, args: argparse.Namespace) -> int:
         lines.append(f"| {label}, `min_speakers=max_speakers=2` | {len(convs)} | | "
                      f"{der:.1%} | | {worst:.1%} | {right}/{len(convs)} |")  # fmt: skip
     lines += _meetings(diarizer, Path(args.samples) / "meetings")
-    lines += _through_words(Path(args.samples) / "meetings", segmented)
+    lines += _through_words(Path(args.samples) / "meetings", pipeline)
     lines += ["", "Threshold sensitivity, real voices (2 speakers and 1 speaker together):", "",
               "| threshold | DER | count right |", "|---|---|---|"]  # fmt: skip
     both = real2 + real1

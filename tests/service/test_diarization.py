@@ -80,6 +80,16 @@ def _kennedy_named(
     )  # fmt: skip
 
 
+def _assert_kennedy_named(client: openai.OpenAI, talk: Conversation, shared_samples: Path) -> None:
+    """With JFK's reference alone, his speaker is named "kennedy", the reader keeps a
+    letter, and the attribution stays within 30% DER."""
+    named = _kennedy_named(client, talk, _references(shared_samples))
+    assert {s.speaker for s in named.segments} == {"kennedy", "A"}
+    jfk = {"jfk": "kennedy", "reader": "A"}
+    reference = [SpeakerTurn(t.start, t.end, jfk[t.speaker]) for t in talk.turns]
+    assert der_parts(reference, _turns(named)).der < 0.3
+
+
 def test_known_speakers_name_the_right_voice(
     oai: openai.OpenAI, talk: Conversation, shared_samples: Path
 ) -> None:
@@ -290,12 +300,7 @@ def test_the_ecapa_encoder_serves_diarized_json_and_names_known_voices(
     assert isinstance(result, TranscriptionDiarized)
     assert {s.speaker for s in result.segments} == {"A", "B"}
     assert der_parts(talk.turns, _turns(result)).der < 0.3
-    refs = _references(shared_samples)
-    named = _kennedy_named(ecapa_oai, talk, refs)
-    assert {s.speaker for s in named.segments} == {"kennedy", "A"}
-    jfk = {"jfk": "kennedy", "reader": "A"}
-    reference = [SpeakerTurn(t.start, t.end, jfk[t.speaker]) for t in talk.turns]
-    assert der_parts(reference, _turns(named)).der < 0.3
+    _assert_kennedy_named(ecapa_oai, talk, shared_samples)
 
 
 @pytest.fixture(scope="module")
@@ -321,11 +326,7 @@ def test_the_window_pipeline_names_a_known_voice(
 ) -> None:
     """Known speakers work the same on the window pipeline: JFK's reference names his
     speaker, the reader keeps a letter, and the attribution holds."""
-    named = _kennedy_named(windows_oai, talk, _references(shared_samples))
-    assert {s.speaker for s in named.segments} == {"kennedy", "A"}
-    jfk = {"jfk": "kennedy", "reader": "A"}
-    reference = [SpeakerTurn(t.start, t.end, jfk[t.speaker]) for t in talk.turns]
-    assert der_parts(reference, _turns(named)).der < 0.3
+    _assert_kennedy_named(windows_oai, talk, shared_samples)
 
 
 def test_absent_segmentation_weights_fall_back_unless_asked_for(
