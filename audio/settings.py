@@ -184,7 +184,8 @@ class RealtimeSettings(BaseModel):
     max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     """Largest client frame taken; a larger one is refused with an `error` event."""
     idle_timeout_seconds: float = Field(default=120.0, gt=0)
-    """A session that sends nothing this long is closed (1000, after an `error` event)."""
+    """A session that sends nothing this long, with no committed turn of its still being
+    transcribed, is closed (1000, after an `error` event)."""
     max_buffer_seconds: float = Field(default=120.0, gt=0)
     """Uncommitted audio kept per session; older audio is dropped with an `error` event."""
     max_ahead_seconds: float = Field(default=30.0, gt=0)

@@ -187,6 +187,8 @@ async def _read(
                 return CLOSE_POLICY, "the client is not reading its events"
             if draining.is_set():
                 return CLOSE_RESTART, "the server is restarting"
+            if session.pending_turns:  # the client waits on us: not idle
+                last = loop.time()
             if loop.time() - last > idle_seconds:
                 send(error_event(SessionError(
                     f"no event for {idle_seconds:.0f} s; the session is closed", "idle_timeout"
@@ -212,6 +214,7 @@ async def _read(
                 )))  # fmt: skip
                 continue
             await session.receive(frame)
+            last = loop.time()  # taking a frame in may itself take a while on a busy CPU
     except WebSocketDisconnect:
         return CLOSE_NORMAL, ""
     finally:

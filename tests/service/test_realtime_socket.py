@@ -205,6 +205,25 @@ def test_an_idle_session_is_told_and_closed(url: str) -> None:
     assert asyncio.run(go()) == ("idle_timeout", 1000)
 
 
+def test_a_turn_slower_than_the_idle_timeout_is_still_answered(
+    served: tuple[str, Any], hello: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client has sent its audio and waits for the text: a server slower than the idle
+    timeout (3 s here; a busy CPU) must not close the session as idle."""
+    url, app = served
+    stt = app.state.stt
+    decode = stt.transcribe_turn
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        if args[-1].beam_size > 1:  # a final decode (interim ones are greedy)
+            await asyncio.sleep(5)
+        return await decode(*args, **kwargs)
+
+    monkeypatch.setattr(stt, "transcribe_turn", slow)
+    transcript = asyncio.run(good_session(url, hello))
+    assert wer(REFERENCES["hello_en.wav"]["text"], transcript) <= 0.2
+
+
 def test_sessions_beyond_the_limit_are_refused_with_retry_after(url: str) -> None:
     async def go() -> Any:
         held = [await connect(url).__aenter__() for _ in range(4)]
