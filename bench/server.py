@@ -36,12 +36,12 @@ def serving_app(
     settings: Settings, loader: Loader = WhisperModel.load
 ) -> Iterator[tuple[str, FastAPI]]:
     """Run the real app under uvicorn on loopback in a thread; yield (url, app)."""
+    app = create_app(settings, loader=loader)
     # The socket is bound here and handed to uvicorn, so no other process (a parallel test
     # worker's server) can take the port between choosing it and listening on it.
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = int(listener.getsockname()[1])
-    app = create_app(settings, loader=loader)
     # Keep idle connections well past uvicorn's 5 s: a pooled client that reuses one just
     # as the server closes it sees "Server disconnected" (a race, not a service failure).
     config = uvicorn.Config(
