@@ -17,10 +17,16 @@ from transcriber.registry import Loader
 from transcriber.whisper import WhisperModel
 
 
+def _loopback_socket() -> socket.socket:
+    """A TCP socket bound to a loopback port the system chose."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 def free_port() -> int:
     """A loopback port nobody is listening on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+    with _loopback_socket() as probe:
         return int(probe.getsockname()[1])
 
 
@@ -39,8 +45,7 @@ def serving_app(
     app = create_app(settings, loader=loader)
     # The socket is bound here and handed to uvicorn, so no other process (a parallel test
     # worker's server) can take the port between choosing it and listening on it.
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    listener = _loopback_socket()
     port = int(listener.getsockname()[1])
     # Keep idle connections well past uvicorn's 5 s: a pooled client that reuses one just
     # as the server closes it sees "Server disconnected" (a race, not a service failure).

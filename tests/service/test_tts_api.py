@@ -7,6 +7,7 @@ import io
 import json
 import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,24 +60,29 @@ def reference(client: httpx.Client) -> float:
         return w.getnframes() / w.getframerate()
 
 
+@contextmanager
+def _steady(app: Any) -> Iterator[None]:
+    """The synthesizer's learned render speed pinned fast: a stream is then cut where its
+    text says (its first sentence at a phrase word), never where a busy CPU made a chunk
+    late, so two streams of one text hold the same audio. (Paced cuts add each piece's
+    own edges: measured up to 1.1 s over this 8-s text with the suite on two workers.)"""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(app.state.tts.synthesizer.pace, "cost", lambda _engine: 1e-6)
+        yield
+
+
 @pytest.fixture
 def steady_pace(served: tuple[str, Any]) -> Iterator[None]:
-    """The synthesizer's learned render speed pinned fast for one test: a stream is then
-    cut where its text says (its first sentence at a phrase word), never where a busy CPU
-    made a chunk late, so two streams of one text hold the same audio. (Paced cuts add
-    each piece's own edges: measured up to 1.1 s over this 8-s text with the suite on two
-    workers.)"""
-    synthesizer = served[1].state.tts.synthesizer
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(synthesizer.pace, "cost", lambda _engine: 1e-6)
+    with _steady(served[1]):
         yield
 
 
 @pytest.fixture(scope="module")
-def streamed_seconds() -> dict[str, float]:
-    """The streamed pcm's duration at a steady pace, measured once (the first test that
-    asks)."""
-    return {}
+def streamed_reference(served: tuple[str, Any], client: httpx.Client) -> float:
+    """Duration of the streamed pcm at a steady pace, the yardstick for streamed formats."""
+    with _steady(served[1]):
+        pcm = _speech(client, response_format="pcm", sample_rate=16000, stream=True).content
+    return len(pcm) / 2 / 16000
 
 
 def _speech(client: httpx.Client, **fields: object) -> httpx.Response:
@@ -88,12 +94,8 @@ def _speech(client: httpx.Client, **fields: object) -> httpx.Response:
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.usefixtures("steady_pace")
 def test_every_format_decodes_to_the_same_duration(
-    client: httpx.Client, reference: float, streamed_seconds: dict[str, float], fmt: str,
-    stream: bool,
-) -> None:  # fmt: skip
-    if stream and fmt not in SENT_WHOLE and "pcm" not in streamed_seconds:
-        pcm = _speech(client, response_format="pcm", sample_rate=16000, stream=True).content
-        streamed_seconds["pcm"] = len(pcm) / 2 / 16000
+    client: httpx.Client, reference: float, streamed_reference: float, fmt: str, stream: bool
+) -> None:
     response = _speech(client, response_format=fmt, sample_rate=16000, stream=stream)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("audio/")
@@ -111,7 +113,7 @@ def test_every_format_decodes_to_the_same_duration(
     # A whole file (and FLAC, sent whole) depends on the text alone; so, at a steady pace,
     # does a stream, cut where the whole file is not: each holds the same audio in every
     # format. A lost or repeated chunk is 1-4 s.
-    expected = streamed_seconds["pcm"] if stream and fmt not in SENT_WHOLE else reference
+    expected = streamed_reference if stream and fmt not in SENT_WHOLE else reference
     assert seconds == pytest.approx(expected, rel=0.02), (fmt, seconds, expected)
 
 
